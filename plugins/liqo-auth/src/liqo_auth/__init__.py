@@ -1,0 +1,1 @@
+"""Liqo auth module."""

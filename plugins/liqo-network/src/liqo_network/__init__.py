@@ -1,0 +1,1 @@
+"""Liqo network module."""

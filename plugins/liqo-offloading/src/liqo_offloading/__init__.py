@@ -1,0 +1,1 @@
+"""Liqo offloading module."""

@@ -1,0 +1,1 @@
+"""WireGuard transport for the Liqo network module."""
