@@ -1,0 +1,182 @@
+"""Hook specifications: the in-process contract between liqo-core and its plugins.
+
+Every hook is named ``liqo_<phase>_<event>`` and is called with keyword arguments only.
+Implementations are marked with :data:`hookimpl` (``from liqo_core import hookimpl``)
+and may accept any subset of a spec's arguments, so a spec can gain arguments later
+without breaking plugins.
+
+Who implements them:
+
+- *modules* (entry-point group ``liqo.modules``): objects registered under their
+  entry-point name (``networking``, ``authentication``, ``offloading``, ...);
+- the *transport* (group ``liqo.network.transports``), registered as
+  ``transport:<name>`` when the networking module is enabled. A
+  :class:`~liqo_core.transport.Transport` already answers :func:`liqo_api_models` from
+  its ``api_models()`` method; it may implement any other hook too.
+
+Hooks are grouped by phase: lifecycle, controllers, CLI, API, sandbox, authentication.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import kopf
+    import typer
+
+    from liqo_core._runtime.settings import LiqoSettings
+    from liqo_core.api.resource import CustomResource
+
+#: Project name shared by the markers, the plugin manager and the hook prefix.
+PROJECT_NAME = "liqo"
+
+#: Marks a hook specification (used only in this module).
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+#: Marks a hook implementation in a plugin: ``@hookimpl def liqo_configure(settings): ...``.
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """What a module declares it owns (answer of :func:`liqo_module_info`).
+
+    :param description: One line shown by ``liqoctl plugins list``.
+    :param api_groups: API groups whose kinds the module reconciles (``networking.liqo.io``).
+    :param kinds: Custom resource kinds the module owns (``Configuration``, ``GatewayServer``).
+    :param controllers: Controller names, upstream's ids where upstream has them.
+    :param values_key: Top-level Helm values key that toggles the module (``networking``).
+    """
+
+    description: str
+    api_groups: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    controllers: tuple[str, ...] = ()
+    values_key: str | None = None
+
+
+# --- lifecycle -------------------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def liqo_configure(settings: LiqoSettings) -> None:
+    """Configure a plugin once every enabled plugin is loaded and registered.
+
+    Called by the runtime after all modules (and the transport) are constructed,
+    registered and, for the transport, initialized. Historic: a plugin registered later
+    receives the call on registration. Keep it cheap and free of I/O against clusters;
+    controllers start from :func:`liqo_register_handlers`.
+
+    :param settings: The validated settings of this process.
+    """
+
+
+@hookspec
+def liqo_unconfigure(settings: LiqoSettings) -> None:
+    """Release what :func:`liqo_configure` acquired, at shutdown.
+
+    Called once by :meth:`LiqoRuntime.close`, and also when start-up fails after
+    registration, so it may run without a prior successful ``liqo_configure``:
+    implementations must tolerate that.
+
+    :param settings: The validated settings of this process.
+    """
+
+
+# --- controllers -----------------------------------------------------------------------
+
+
+@hookspec
+def liqo_register_handlers(registry: kopf.OperatorRegistry, settings: LiqoSettings) -> None:
+    """Add the plugin's kopf handlers (controllers, webhooks, timers) to ``registry``.
+
+    The runtime calls each plugin's implementation alone, with a fresh registry that
+    belongs to that plugin only; the controller-manager runs one kopf operator per
+    registry. Pass ``registry=registry`` to every ``kopf.on.*`` decorator; never use
+    kopf's process-wide default registry. Registering nothing is valid. Controllers that
+    need another module too are registered only if ``settings.module_enabled(<other>)``.
+
+    :param registry: The plugin's own registry.
+    :param settings: The validated settings of this process.
+    """
+
+
+# --- CLI -------------------------------------------------------------------------------
+
+
+@hookspec
+def liqo_cli_commands(app: typer.Typer) -> None:
+    """Add ``liqoctl`` subcommands (``app.command()`` / ``app.add_typer()``).
+
+    Called once per ``liqoctl`` run for the enabled plugins, after the core commands
+    are registered. Names must not clash with core commands.
+
+    :param app: The root ``liqoctl`` application.
+    """
+
+
+# --- API -------------------------------------------------------------------------------
+
+
+@hookspec
+def liqo_api_models() -> list[type[CustomResource]]:
+    """Return the custom-resource model classes the plugin owns.
+
+    ``liqoctl crds`` prints the CRDs of liqo-core's models followed by these (the
+    chart's ``crds/`` directory is generated from that output), so a transport can
+    ship its own template and implementation kinds without touching core types.
+
+    :return: :class:`liqo_core.api.CustomResource` subclasses; an empty list if the
+        plugin owns no kinds.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def liqo_module_info() -> ModuleInfo:
+    """Declare what the plugin owns: API groups, kinds, controllers, values key.
+
+    Called per plugin (the runtime knows which plugin answered), for
+    ``liqoctl plugins list`` and for documentation.
+
+    :return: The plugin's :class:`ModuleInfo`.
+    """
+    raise NotImplementedError
+
+
+# --- sandbox ---------------------------------------------------------------------------
+
+
+@hookspec
+def liqo_sandbox_components(cluster: Any, settings: LiqoSettings) -> list[Mapping[str, Any]]:
+    """Return extra Kubernetes manifests the local sandbox applies for this plugin.
+
+    **Provisional**: the argument types are fixed by the sandbox (``liqoctl sandbox``)
+    and may change before 1.0.
+
+    :param cluster: The sandbox's handle on one emulated cluster.
+    :param settings: The settings the sandbox's Liqo installation runs with.
+    :return: Manifests (plain dicts) to apply, in order; an empty list for none.
+    """
+    raise NotImplementedError
+
+
+# --- authentication --------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def liqo_identity_provider(settings: LiqoSettings) -> object | None:
+    """Return the identity provider that signs consumers' credentials.
+
+    ``firstresult``: the first non-None answer wins, so a plugin can replace the
+    authentication module's default (Kubernetes CSR API) with e.g. cloud IAM. Use
+    ``tryfirst=True`` on the implementation to override the default.
+
+    :param settings: The validated settings of this process.
+    :return: A provider object, or None to let the next plugin answer.
+    """
+    raise NotImplementedError

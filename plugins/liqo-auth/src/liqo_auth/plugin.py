@@ -1,0 +1,39 @@
+"""The authentication module's plugin object (entry point ``liqo.modules: authentication``).
+
+It declares what the module owns. The controllers (handshake, Tenant, Identity,
+ResourceSlice, Renew) register their kopf handlers here as they are written.
+"""
+
+from __future__ import annotations
+
+from liqo_core import LiqoSettings, ModuleInfo, hookimpl
+
+INFO = ModuleInfo(
+    description="Declarative peering: key-exchange handshake, tenants, identities, slices",
+    api_groups=("authentication.liqo.io",),
+    kinds=("Tenant", "Identity", "ResourceSlice", "Renew"),
+    controllers=(
+        "secret_noncecreator",
+        "secret_noncesigner",
+        "tenant",
+        "identity",
+        "resourceslice_local",
+        "resourceslice_remote",
+        "identity_creator",
+        "renew_local",
+        "renew_remote",
+    ),
+    values_key="authentication",
+)
+
+
+class AuthenticationModule:
+    """Authentication module: hosts its controllers in the controller-manager."""
+
+    def __init__(self, settings: LiqoSettings) -> None:
+        self.settings = settings
+
+    @hookimpl
+    def liqo_module_info(self) -> ModuleInfo:
+        """Declare the authentication module's API group, kinds and controllers."""
+        return INFO

@@ -1,0 +1,25 @@
+"""The offloading module loads through its entry point and declares what it owns."""
+
+from __future__ import annotations
+
+from liqo_offloading.plugin import INFO, OffloadingModule
+
+from liqo_core import LiqoSettings, ModuleInfo, load_runtime
+
+
+def test_loads_through_its_entry_point_alone() -> None:
+    with load_runtime(LiqoSettings(modules=["offloading"])) as runtime:
+        [plugin] = runtime.modules
+        assert isinstance(plugin.obj, OffloadingModule)
+        assert plugin.distribution == "liqo-offloading"
+        assert runtime.module_info() == {"offloading": INFO}
+        assert list(runtime.module_registries()) == ["offloading"]
+
+
+def test_declares_its_api_groups_kinds_and_values_key() -> None:
+    assert isinstance(INFO, ModuleInfo)
+    assert INFO.values_key == "offloading"
+    assert INFO.api_groups
+    assert all(group.endswith(".liqo.io") for group in INFO.api_groups)
+    assert len(set(INFO.kinds)) == len(INFO.kinds) > 0
+    assert len(set(INFO.controllers)) == len(INFO.controllers) > 0
