@@ -1,0 +1,71 @@
+"""Helpers shared by the contract tests (they only talk to the API)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import orjson
+from kubernetes import client
+
+T = TypeVar("T")
+
+
+def wait_for(fn: Callable[[], T | None], timeout: float = 20.0, interval: float = 0.05) -> T:
+    """Poll ``fn`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+        except client.ApiException as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}")
+
+
+def status_of(exc: client.ApiException) -> dict[str, Any]:
+    """The ``Status`` body of an API error."""
+    body: dict[str, Any] = orjson.loads(exc.body)
+    return body
+
+
+def raw(  # noqa: PLR0917 - positional use is the established calling convention
+    api: client.ApiClient,
+    method: str,
+    path: str,
+    body: Any = None,
+    query: list[tuple[str, Any]] | None = None,
+    content_type: str = "application/json",
+    accept: str = "application/json",
+) -> Any:
+    """Call the API directly and return the decoded JSON body (raises ApiException)."""
+    url = api.configuration.host + path
+    if query:
+        url += "?" + urlencode(query)
+    resp = api.call_api(
+        method,
+        url,
+        header_params={"Content-Type": content_type, "Accept": accept},
+        body=body,
+    )
+    resp.read()
+    if not 200 <= resp.status < 300:
+        raise client.ApiException(http_resp=resp)
+    return orjson.loads(resp.data)
+
+
+def absent(fn: Callable[[], Any]) -> bool:
+    """True once ``fn`` raises a 404 ApiException."""
+    try:
+        fn()
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return True
+        raise
+    return False
