@@ -1,0 +1,113 @@
+"""``liqoctl sandbox up|status|down``: a local multi-cluster playground (docs/sandbox.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from liqo_core.cli.output import OUTPUT_HELP, OutputFormat, print_data, print_table
+from liqo_core.testing.sandbox import DEFAULT_DIR, Sandbox, SandboxError
+
+sandbox_app = typer.Typer(
+    help="Local playground: emulated clusters with nodes, scheduler and kubelets.",
+    no_args_is_help=True,
+)
+
+DirOption = Annotated[
+    Path,
+    typer.Option(
+        "--dir", help="Directory holding the sandbox's state and kubeconfigs.", file_okay=False
+    ),
+]
+OutputOption = Annotated[OutputFormat | None, typer.Option("--output", "-o", help=OUTPUT_HELP)]
+
+
+@sandbox_app.command("up")
+def up(
+    clusters: Annotated[
+        int, typer.Option("--clusters", min=1, max=54, help="Number of clusters.")
+    ] = 2,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=20, help="Worker nodes per cluster.")
+    ] = 1,
+    directory: DirOption = Path(DEFAULT_DIR),
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = 180.0,
+) -> None:
+    """Start the clusters and return once all of them are ready."""
+    sandbox = Sandbox(directory)
+    console = Console(stderr=True, highlight=False)
+    with console.status("starting the sandbox") as spinner:
+        state = sandbox.up(
+            clusters,
+            workers=workers,
+            timeout=timeout,
+            progress=spinner.update,
+        )
+    out = Console(highlight=False, soft_wrap=True)
+    out.print(f"Sandbox ready in {sandbox.directory} ({len(state.clusters)} clusters):")
+    for info in state.clusters:
+        out.print(
+            f"  {info.name}: export KUBECONFIG={info.kubeconfig}  "
+            f"(pods {info.pod_cidr}, services {info.service_cidr})"
+        )
+    out.print(f"Stop it with: liqoctl sandbox down --dir {directory}")
+
+
+@sandbox_app.command("status")
+def status(directory: DirOption = Path(DEFAULT_DIR), output: OutputOption = None) -> None:
+    """Show each cluster, its kubeconfig and whether its API server answers."""
+    sandbox = Sandbox(directory)
+    result = sandbox.status()
+    clusters = {info.name: info for info in sandbox.clusters}
+    if output is not None:
+        print_data(
+            [
+                {
+                    **clusters[item.name].to_json(),
+                    "reachable": item.reachable,
+                    "detail": item.detail,
+                }
+                for item in result
+            ],
+            output,
+        )
+    else:
+        print_table(
+            ("cluster", "reachable", "pod cidr", "service cidr", "kubeconfig", "detail"),
+            (
+                (
+                    item.name,
+                    "yes" if item.reachable else "no",
+                    clusters[item.name].pod_cidr,
+                    clusters[item.name].service_cidr,
+                    item.kubeconfig,
+                    item.detail,
+                )
+                for item in result
+            ),
+        )
+    if not all(item.reachable for item in result):
+        raise typer.Exit(1)
+
+
+@sandbox_app.command("down")
+def down(directory: DirOption = Path(DEFAULT_DIR)) -> None:
+    """Stop every cluster, process and network namespace of the sandbox."""
+    sandbox = Sandbox(directory)
+    if sandbox.state is None:
+        raise SandboxError(f"no sandbox in {sandbox.directory}")
+    with Console(stderr=True).status("stopping the sandbox"):
+        was_running = sandbox.down()
+    Console(highlight=False, soft_wrap=True).print(
+        f"Sandbox in {sandbox.directory} stopped."
+        if was_running
+        else f"Sandbox in {sandbox.directory} was not running; leftovers cleaned up."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sandbox up``, ``sandbox status`` and ``sandbox down``."""
+    app.add_typer(sandbox_app, name="sandbox")
