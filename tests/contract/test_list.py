@@ -79,15 +79,17 @@ def test_invalid_label_selector_is_400(core, namespace):
 
 def test_limit_and_continue_page_through_everything_once(core, namespace):
     for i in range(7):
-        _make(core, namespace, f"item-{i}")
+        _make(core, namespace, f"item-{i}", page="yes")
     seen = []
-    first = core.list_namespaced_config_map(namespace, limit=3)
+    first = core.list_namespaced_config_map(namespace, limit=3, label_selector="page=yes")
     assert len(first.items) == 3
     assert first.metadata._continue
     seen += _names(first)
     token = first.metadata._continue
     while token:
-        page = core.list_namespaced_config_map(namespace, limit=3, _continue=token)
+        page = core.list_namespaced_config_map(
+            namespace, limit=3, _continue=token, label_selector="page=yes"
+        )
         seen += _names(page)
         token = page.metadata._continue
     assert sorted(seen) == [f"item-{i}" for i in range(7)]
@@ -95,11 +97,13 @@ def test_limit_and_continue_page_through_everything_once(core, namespace):
 
 def test_continue_serves_a_consistent_snapshot(core, namespace):
     for i in range(4):
-        _make(core, namespace, f"s-{i}")
-    first = core.list_namespaced_config_map(namespace, limit=2)
-    _make(core, namespace, "s-9")
+        _make(core, namespace, f"s-{i}", snap="yes")
+    first = core.list_namespaced_config_map(namespace, limit=2, label_selector="snap=yes")
+    _make(core, namespace, "s-9", snap="yes")
     core.delete_namespaced_config_map("s-3", namespace)
-    rest = core.list_namespaced_config_map(namespace, limit=10, _continue=first.metadata._continue)
+    rest = core.list_namespaced_config_map(
+        namespace, limit=10, _continue=first.metadata._continue, label_selector="snap=yes"
+    )
     names = _names(first) + _names(rest)
     assert sorted(names) == ["s-0", "s-1", "s-2", "s-3"]
     assert rest.metadata.resource_version == first.metadata.resource_version

@@ -45,9 +45,9 @@ def test_watch_from_resource_version_sees_later_changes_only(core, namespace):
 
 
 def test_watch_without_resource_version_starts_with_current_state(core, namespace):
-    core.create_namespaced_config_map(namespace, _cm("x1"))
-    core.create_namespaced_config_map(namespace, _cm("x2"))
-    events = _raw_events(core, namespace, timeout_seconds=1)
+    core.create_namespaced_config_map(namespace, _cm("x1", initial="yes"))
+    core.create_namespaced_config_map(namespace, _cm("x2", initial="yes"))
+    events = _raw_events(core, namespace, timeout_seconds=1, label_selector="initial=yes")
     assert sorted((t, o["metadata"]["name"]) for t, o in events) == [
         ("ADDED", "x1"),
         ("ADDED", "x2"),

@@ -72,8 +72,11 @@ async def test_tls_client_certificates(tmp_path: Path) -> None:
         assert body == {"name": "alice", "groups": ["team-a", "team-b", "system:authenticated"]}
         # The serving certificate covers localhost too.
         assert (await call(port, client_ctx(security, tmp_path, alice), "localhost"))[0] == 200
-        # No credentials: anonymous -> None -> 401.
-        assert (await call(port, client_ctx(security, tmp_path, None)))[0] == 401
+        # No credentials at all: anonymous, as kube-apiserver's default.
+        assert await call(port, client_ctx(security, tmp_path, None)) == (
+            200,
+            {"name": "system:anonymous", "groups": ["system:unauthenticated"]},
+        )
         # Expired certificates pass TLS but do not authenticate (401, as kube-apiserver).
         expired = security.issue_client_cert("old", [], dt.timedelta(seconds=-30))
         assert (await call(port, client_ctx(security, tmp_path, expired)))[0] == 401
@@ -115,11 +118,19 @@ def test_kubeconfigs(tmp_path: Path) -> None:
     assert (user.name, user.groups) == ("tom", ("ops", "system:authenticated"))
 
 
-@pytest.mark.parametrize("header", ["Bearer nope", "Basic Zm9vOmJhcg==", "Bearer ", ""])
-def test_bad_or_missing_credentials(tmp_path: Path, header: str) -> None:
+def test_a_bad_bearer_token_is_refused(tmp_path: Path) -> None:
     security = Security(tmp_path / "state", "c1", MemoryAPI())
     security.add_static_token("tom")
-    assert security.authenticate({"Authorization": header} if header else {}, None) is None
+    assert security.authenticate({"Authorization": "Bearer nope"}, None) is None
+
+
+@pytest.mark.parametrize("header", ["Basic Zm9vOmJhcg==", "Bearer ", ""])
+def test_no_usable_credentials_is_anonymous(tmp_path: Path, header: str) -> None:
+    """As kube-apiserver: only a presented bearer token or client certificate can fail."""
+    security = Security(tmp_path / "state", "c1", MemoryAPI())
+    user = security.authenticate({"Authorization": header} if header else {}, None)
+    assert user is not None
+    assert (user.name, user.groups) == ("system:anonymous", ("system:unauthenticated",))
 
 
 async def test_ed25519_client_certificates(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ format: ``token,user,uid,"group1,group2"``), ``apiserver.crt``/``apiserver.key``
 from __future__ import annotations
 
 import datetime as dt
-import os
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -46,7 +45,6 @@ __all__ = [
 ]
 
 SERVING_HOSTS = ("127.0.0.1", "::1", "localhost")
-ROOT_CA_ENV = "LIQO_APISERVER_ROOT_CA_CONFIGMAP"
 ADMIN_USER = "kubernetes-admin"
 ADMIN_GROUPS = ("system:masters",)
 
@@ -155,20 +153,15 @@ class Security:
         return self._reviews.handlers()
 
     def controllers(self) -> list[Callable[[InternalAPI], Awaitable[None]]]:
-        """In-process controllers: CSR signer, SA tokens, default SAs, role aggregation.
-
-        With ``LIQO_APISERVER_ROOT_CA_CONFIGMAP=1``, also the ``kube-root-ca.crt`` publisher
-        (off by default for now: some tests still assume namespaces start empty).
-        """
-        controllers = [
+        """In-process controllers: CSR signer, SA tokens, default SAs, role aggregation and
+        the ``kube-root-ca.crt`` ConfigMap in every namespace, as kube-controller-manager."""
+        return [
             signer_controller(self.ca),
             token_secret_controller(self.signing_key, self.ca_pem),
             default_serviceaccount_controller,
             aggregation_controller,
+            root_ca_publisher(self.ca_pem),
         ]
-        if os.environ.get(ROOT_CA_ENV) == "1":
-            controllers.append(root_ca_publisher(self.ca_pem))
-        return controllers
 
 
 def write_user_kubeconfig(

@@ -47,6 +47,10 @@ def with_authenticated(user: UserInfo) -> UserInfo:
     return UserInfo(user.name, (*user.groups, AUTHENTICATED), user.uid, user.extra)
 
 
+#: Who a request without credentials is (kube-apiserver with anonymous auth on).
+ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
+
+
 class StaticTokens:
     """The static token file, reloaded when its modification time changes."""
 
@@ -101,7 +105,14 @@ class Authenticator:
     def authenticate(
         self, headers: Mapping[str, str], peer_cert_der: bytes | None
     ) -> UserInfo | None:
-        """The caller, or None for missing, bad, expired or unknown credentials."""
+        """The caller, or None for bad, expired or unknown credentials (answered 401).
+
+        A request that presents no credentials (no client certificate, no non-empty bearer
+        token) is ``system:anonymous`` in group ``system:unauthenticated``, as with
+        kube-apiserver's default ``--anonymous-auth=true``:
+        RBAC then lets it read only the public endpoints (/healthz, /livez, /readyz,
+        /version) and answers 403 everywhere else.
+        """
         if peer_cert_der:
             cert = self.ca.verify_client(peer_cert_der)
             if cert is not None:
@@ -110,10 +121,11 @@ class Authenticator:
                     return with_authenticated(UserInfo(name, groups))
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         scheme, _, token = auth.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        found = self.authenticate_token(token.strip())
-        return found[0] if found else None
+        if scheme.lower() == "bearer" and token.strip():
+            found = self.authenticate_token(token.strip())
+            return found[0] if found else None
+        # An invalid client certificate is a presented credential: 401, not anonymous.
+        return None if peer_cert_der else ANONYMOUS
 
     def authenticate_token(
         self, token: str, audiences: Sequence[str] = ()
