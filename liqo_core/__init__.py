@@ -9,37 +9,88 @@ Public API for plugin authors and tools (everything else is private or lives in
 - runtime: :func:`load_runtime`, :class:`LiqoRuntime`, and the errors it raises.
 """
 
-from liqo_core._runtime.errors import (
-    LiqoError,
-    PluginConflictError,
-    PluginContractError,
-    PluginImportError,
-    PluginLoadError,
-    PluginStartError,
-    SettingsError,
-    UnknownPluginError,
-)
-from liqo_core._runtime.plugins import (
-    MODULES_GROUP,
-    TRANSPORTS_GROUP,
-    LiqoPluginManager,
-    LiqoRuntime,
-    LoadedPlugin,
-    PluginInfo,
-    discover_plugins,
-    load_runtime,
-)
-from liqo_core._runtime.settings import LiqoSettings, load_settings
-from liqo_core.hookspecs import ModuleInfo, hookimpl, hookspec
-from liqo_core.transport import (
-    ConnectionState,
-    Endpoint,
-    IPVersion,
-    KeyPair,
-    Transport,
-    TransportContext,
-    TransportStatus,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from liqo_core._runtime.errors import (
+        LiqoError,
+        PluginConflictError,
+        PluginContractError,
+        PluginImportError,
+        PluginLoadError,
+        PluginStartError,
+        SettingsError,
+        UnknownPluginError,
+    )
+    from liqo_core._runtime.plugins import (
+        MODULES_GROUP,
+        TRANSPORTS_GROUP,
+        LiqoPluginManager,
+        LiqoRuntime,
+        LoadedPlugin,
+        PluginInfo,
+        discover_plugins,
+        load_runtime,
+    )
+    from liqo_core._runtime.settings import LiqoSettings, load_settings
+    from liqo_core.hookspecs import ModuleInfo, hookimpl, hookspec
+    from liqo_core.transport import (
+        ConnectionState,
+        Endpoint,
+        IPVersion,
+        KeyPair,
+        Transport,
+        TransportContext,
+        TransportStatus,
+    )
+
+# Loaded on first use: importing liqo_core must stay cheap (the API emulator, liqoctl
+# and every component import it; pydantic-settings and stevedore cost ~0.4 s).
+_EXPORTS = {
+    "LiqoError": "liqo_core._runtime.errors",
+    "PluginConflictError": "liqo_core._runtime.errors",
+    "PluginContractError": "liqo_core._runtime.errors",
+    "PluginImportError": "liqo_core._runtime.errors",
+    "PluginLoadError": "liqo_core._runtime.errors",
+    "PluginStartError": "liqo_core._runtime.errors",
+    "SettingsError": "liqo_core._runtime.errors",
+    "UnknownPluginError": "liqo_core._runtime.errors",
+    "MODULES_GROUP": "liqo_core._runtime.plugins",
+    "TRANSPORTS_GROUP": "liqo_core._runtime.plugins",
+    "LiqoPluginManager": "liqo_core._runtime.plugins",
+    "LiqoRuntime": "liqo_core._runtime.plugins",
+    "LoadedPlugin": "liqo_core._runtime.plugins",
+    "PluginInfo": "liqo_core._runtime.plugins",
+    "discover_plugins": "liqo_core._runtime.plugins",
+    "load_runtime": "liqo_core._runtime.plugins",
+    "LiqoSettings": "liqo_core._runtime.settings",
+    "load_settings": "liqo_core._runtime.settings",
+    "ModuleInfo": "liqo_core.hookspecs",
+    "hookimpl": "liqo_core.hookspecs",
+    "hookspec": "liqo_core.hookspecs",
+    "ConnectionState": "liqo_core.transport",
+    "Endpoint": "liqo_core.transport",
+    "IPVersion": "liqo_core.transport",
+    "KeyPair": "liqo_core.transport",
+    "Transport": "liqo_core.transport",
+    "TransportContext": "liqo_core.transport",
+    "TransportStatus": "liqo_core.transport",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first access (PEP 562)."""
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MODULES_GROUP",
