@@ -1,3 +1,5 @@
+# mypy: disable-error-code="empty-body"
+# (pluggy never calls a spec's body: every spec is a signature and a docstring.)
 """Hook specifications: the in-process contract between liqo-core and its plugins.
 
 Every hook is named ``liqo_<phase>_<event>`` and is called with keyword arguments only.
@@ -133,7 +135,6 @@ def liqo_api_models() -> list[type[CustomResource]]:
     :return: :class:`liqo_core.api.CustomResource` subclasses; an empty list if the
         plugin owns no kinds.
     """
-    raise NotImplementedError
 
 
 @hookspec
@@ -145,7 +146,6 @@ def liqo_module_info() -> ModuleInfo:
 
     :return: The plugin's :class:`ModuleInfo`.
     """
-    raise NotImplementedError
 
 
 # --- sandbox ---------------------------------------------------------------------------
@@ -155,14 +155,21 @@ def liqo_module_info() -> ModuleInfo:
 def liqo_sandbox_components(cluster: Any, settings: LiqoSettings) -> list[Mapping[str, Any]]:
     """Return extra Kubernetes manifests the local sandbox applies for this plugin.
 
-    **Provisional**: the argument types are fixed by the sandbox (``liqoctl sandbox``)
-    and may change before 1.0.
+    Called by ``liqoctl sandbox up`` for each sandbox cluster, once the chart is installed
+    there, for every plugin the installed settings enable (in start order); the manifests
+    are server-side applied in the order returned, and a namespaced manifest without
+    ``metadata.namespace`` goes to the Liqo namespace. Return things a real cluster would
+    already have and the sandbox lacks; never what the chart installs.
 
-    :param cluster: The sandbox's handle on one emulated cluster.
-    :param settings: The settings the sandbox's Liqo installation runs with.
-    :return: Manifests (plain dicts) to apply, in order; an empty list for none.
+    **Provisional**: may change before 1.0.
+
+    :param cluster: The sandbox cluster, a :class:`liqo_core.testing.sandbox.ClusterInfo`
+        (typed ``Any`` here: production code never imports the test kit): ``name``,
+        ``cluster_id``, ``pod_cidr``, ``service_cidr``, ``kubeconfig`` and ``nodes``.
+    :param settings: The settings the cluster's Liqo controller-manager runs with.
+    :return: Manifests (plain dicts with ``apiVersion``, ``kind`` and ``metadata.name``)
+        to apply, in order; an empty list for none.
     """
-    raise NotImplementedError
 
 
 # --- authentication --------------------------------------------------------------------
@@ -179,4 +186,3 @@ def liqo_identity_provider(settings: LiqoSettings) -> object | None:
     :param settings: The validated settings of this process.
     :return: A provider object, or None to let the next plugin answer.
     """
-    raise NotImplementedError

@@ -28,7 +28,7 @@ def liqoctl(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_up_status_down_lifecycle(tmp_path: Path) -> None:
     directory = tmp_path / "sb"
-    up = liqoctl("sandbox", "up", "--clusters", "1", "--dir", str(directory))
+    up = liqoctl("sandbox", "up", "--clusters", "1", "--no-liqo", "--dir", str(directory))
     assert up.returncode == 0, up.stderr
     kubeconfig = directory / "cluster-1" / "kubeconfig"
     assert f"export KUBECONFIG={kubeconfig}" in up.stdout
@@ -48,6 +48,8 @@ def test_up_status_down_lifecycle(tmp_path: Path) -> None:
         assert entry["reachable"] is True
         assert entry["kubeconfig"] == str(kubeconfig)
         assert (entry["podCIDR"], entry["serviceCIDR"]) == ("10.101.0.0/16", "10.201.0.0/16")
+        assert (entry["liqoInstalled"], entry["controllerManagerReady"]) == (False, False)
+        assert get_json(cluster, "namespace", "liqo") is None
 
         again = liqoctl("sandbox", "up", "--dir", str(directory))
         assert again.returncode == 1

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from liqo_core.cli.output import OUTPUT_HELP, OutputFormat, print_data, print_table
 from liqo_core.testing.sandbox import DEFAULT_DIR, Sandbox, SandboxError
+from liqo_core.testing.sandbox.liqo import default_chart
 
 sandbox_app = typer.Typer(
     help="Local playground: emulated clusters with nodes, scheduler and kubelets.",
@@ -22,11 +23,13 @@ DirOption = Annotated[
         "--dir", help="Directory holding the sandbox's state and kubeconfigs.", file_okay=False
     ),
 ]
+DEFAULT_CHART = default_chart()
 OutputOption = Annotated[OutputFormat | None, typer.Option("--output", "-o", help=OUTPUT_HELP)]
 
 
 @sandbox_app.command("up")
 def up(
+    *,
     clusters: Annotated[
         int, typer.Option("--clusters", min=1, max=54, help="Number of clusters.")
     ] = 2,
@@ -35,8 +38,19 @@ def up(
     ] = 1,
     directory: DirOption = Path(DEFAULT_DIR),
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = 180.0,
+    chart: Annotated[
+        Path,
+        typer.Option(
+            "--chart",
+            help="Liqo Helm chart to install in every cluster (default: the checkout's).",
+            file_okay=False,
+        ),
+    ] = DEFAULT_CHART,
+    no_liqo: Annotated[
+        bool, typer.Option("--no-liqo", help="Start the clusters without installing Liqo.")
+    ] = False,
 ) -> None:
-    """Start the clusters and return once all of them are ready."""
+    """Start the clusters, install Liqo in each, and return once all of them are ready."""
     sandbox = Sandbox(directory)
     console = Console(stderr=True, highlight=False)
     with console.status("starting the sandbox") as spinner:
@@ -45,6 +59,7 @@ def up(
             workers=workers,
             timeout=timeout,
             progress=spinner.update,
+            chart=None if no_liqo else chart,
         )
     out = Console(highlight=False, soft_wrap=True)
     out.print(f"Sandbox ready in {sandbox.directory} ({len(state.clusters)} clusters):")
@@ -53,12 +68,14 @@ def up(
             f"  {info.name}: export KUBECONFIG={info.kubeconfig}  "
             f"(pods {info.pod_cidr}, services {info.service_cidr})"
         )
+    if not no_liqo:
+        out.print(f"Liqo from {chart} runs in namespace liqo of every cluster.")
     out.print(f"Stop it with: liqoctl sandbox down --dir {directory}")
 
 
 @sandbox_app.command("status")
 def status(directory: DirOption = Path(DEFAULT_DIR), output: OutputOption = None) -> None:
-    """Show each cluster, its kubeconfig and whether its API server answers."""
+    """Show each cluster, its kubeconfig, whether its API server answers and Liqo runs."""
     sandbox = Sandbox(directory)
     result = sandbox.status()
     clusters = {info.name: info for info in sandbox.clusters}
@@ -69,6 +86,9 @@ def status(directory: DirOption = Path(DEFAULT_DIR), output: OutputOption = None
                     **clusters[item.name].to_json(),
                     "reachable": item.reachable,
                     "detail": item.detail,
+                    "liqoInstalled": item.liqo_installed,
+                    "controllerManagerReady": item.controller_manager_ready,
+                    "controllerManager": item.controller_manager,
                 }
                 for item in result
             ],
@@ -76,11 +96,22 @@ def status(directory: DirOption = Path(DEFAULT_DIR), output: OutputOption = None
         )
     else:
         print_table(
-            ("cluster", "reachable", "pod cidr", "service cidr", "kubeconfig", "detail"),
+            (
+                "cluster",
+                "reachable",
+                "liqo",
+                "controller-manager",
+                "pod cidr",
+                "service cidr",
+                "kubeconfig",
+                "detail",
+            ),
             (
                 (
                     item.name,
                     "yes" if item.reachable else "no",
+                    "installed" if item.liqo_installed else "no",
+                    item.controller_manager or "-",
                     clusters[item.name].pod_cidr,
                     clusters[item.name].service_cidr,
                     item.kubeconfig,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from liqo_core._runtime.errors import LiqoError
-from liqo_core.testing.sandbox import apiproxy, netns
+from liqo_core.testing.sandbox import apiproxy, liqo, netns
 from liqo_core.testing.sandbox.state import STATE_FILE, ClusterInfo, SandboxState
 
 DEFAULT_DIR = ".sandbox"
@@ -40,6 +40,11 @@ class ClusterStatus:
     server: str
     reachable: bool
     detail: str
+    liqo_installed: bool = False
+    """Helm release ``liqo`` is deployed in namespace ``liqo``."""
+    controller_manager_ready: bool = False
+    controller_manager: str = ""
+    """The controller-manager Deployment: ``1/1 ready``, ``0/1 ready (CrashLoopBackOff)``..."""
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -68,16 +73,41 @@ def _wait_until(condition: Callable[[], bool], timeout: float, interval: float =
     return condition()
 
 
-def _get_json(api: Any, path: str) -> dict[str, Any]:
-    from kubernetes import client
+def _read(call: Callable[..., Any], *args: str, **kwargs: str) -> dict[str, Any] | None:
+    """One typed-client call, decoded as plain JSON (None on 404)."""
+    from kubernetes.client.exceptions import ApiException
 
-    response: Any
-    if path == "/version":
-        response = client.VersionApi(api).get_code(_preload_content=False, _request_timeout=3)
-    else:
-        response = client.CoreV1Api(api).list_node(_preload_content=False, _request_timeout=3)
+    try:
+        response = call(*args, **kwargs, _preload_content=False, _request_timeout=3)
+    except ApiException as err:
+        if err.status == 404:
+            return None
+        raise
     data: dict[str, Any] = json.loads(response.data)
     return data
+
+
+def _liqo_status(api: Any) -> tuple[bool, bool, str]:
+    """Whether Helm release ``liqo`` is deployed, whether the controller-manager is ready,
+    and how the controller-manager is doing."""
+    from kubernetes import client
+
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    releases = _read(
+        core.list_namespaced_secret,
+        liqo.NAMESPACE,
+        label_selector=f"owner=helm,name={liqo.RELEASE}",
+    )
+    installed = any(
+        (item.get("metadata", {}).get("labels") or {}).get("status") == "deployed"
+        for item in (releases or {}).get("items") or []
+    )
+    deployment = _read(apps.read_namespaced_deployment, liqo.CONTROLLER_MANAGER, liqo.NAMESPACE)
+    pods: list[dict[str, Any]] = []
+    if deployment is not None:
+        pods = (_read(core.list_namespaced_pod, liqo.NAMESPACE) or {}).get("items") or []
+    ready, detail = liqo.controller_manager_state(deployment, pods)
+    return installed, ready, detail
 
 
 class Sandbox:
@@ -117,10 +147,21 @@ class Sandbox:
         workers: int = 1,
         timeout: float = 180.0,
         progress: Callable[[str], None] | None = None,
+        chart: str | os.PathLike[str] | None = None,
     ) -> SandboxState:
-        """Start the supervisor and wait until every cluster is ready."""
+        """Start the supervisor and wait until every cluster is ready.
+
+        With ``chart`` (normally :func:`liqo_core.testing.sandbox.liqo.default_chart`), Liqo
+        is installed from it in every cluster and ready before this returns.
+        """
         if clusters < 1:
             raise SandboxError("--clusters must be at least 1")
+        chart_dir = Path(chart).resolve() if chart is not None else None
+        if chart_dir is not None and not liqo.is_chart(chart_dir):
+            raise SandboxError(
+                f"no Liqo chart at {chart_dir} (no Chart.yaml): "
+                "pass --chart PATH, or --no-liqo to start the clusters without Liqo"
+            )
         state = self.state
         if self.running() and state is not None:
             raise AlreadyRunningError(
@@ -139,6 +180,7 @@ class Sandbox:
             str(clusters),
             "--workers",
             str(workers),
+            *(["--chart", str(chart_dir)] if chart_dir is not None else []),
         ]
         with (self.directory / SUPERVISOR_LOG).open("ab") as log:
             self._process = subprocess.Popen(
@@ -186,13 +228,14 @@ class Sandbox:
 
     @staticmethod
     def _probe(info: ClusterInfo) -> ClusterStatus:
-        from kubernetes import config
+        from kubernetes import client, config
 
         try:
             api: Any = config.new_client_from_config(config_file=info.kubeconfig)  # type: ignore[no-untyped-call]
             try:
-                version = _get_json(api, "/version")
-                nodes = _get_json(api, "/api/v1/nodes").get("items") or []
+                version = _read(client.VersionApi(api).get_code) or {}
+                nodes = (_read(client.CoreV1Api(api).list_node) or {}).get("items") or []
+                installed, ready_cm, cm_detail = _liqo_status(api)
             finally:
                 api.close()
         except Exception as err:
@@ -205,7 +248,16 @@ class Sandbox:
                 if cond.get("type") == "Ready" and cond.get("status") == "True":
                     ready += 1
         detail = f"{version.get('gitVersion', '?')}, {ready}/{len(nodes)} nodes ready"
-        return ClusterStatus(info.name, info.kubeconfig, info.server, True, detail)
+        return ClusterStatus(
+            info.name,
+            info.kubeconfig,
+            info.server,
+            True,
+            detail,
+            liqo_installed=installed,
+            controller_manager_ready=ready_cm,
+            controller_manager=cm_detail,
+        )
 
     def down(self, timeout: float = 60.0) -> bool:
         """Stop the supervisor (and so everything); returns False if nothing was running.

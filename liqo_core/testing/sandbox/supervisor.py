@@ -1,7 +1,8 @@
 """The sandbox supervisor: a detached process owning the emulators and every agent.
 
 ``python -m liqo_core.testing.sandbox.supervisor --dir D --clusters N`` starts the API
-emulators, then a :class:`~liqo_core.testing.sandbox.agent.ClusterAgent` per cluster, and
+emulators, then a :class:`~liqo_core.testing.sandbox.agent.ClusterAgent` per cluster, with
+``--chart PATH`` installs Liqo in every cluster (:mod:`liqo_core.testing.sandbox.liqo`), and
 reports progress and readiness in ``D/sandbox.json``. SIGTERM or SIGINT stops the pods'
 processes, the agents and the emulators and deletes the sandbox's network namespaces.
 """
@@ -16,7 +17,7 @@ import signal
 import sys
 from pathlib import Path
 
-from liqo_core.testing.sandbox import netns
+from liqo_core.testing.sandbox import liqo, netns
 from liqo_core.testing.sandbox.agent import ClusterAgent
 from liqo_core.testing.sandbox.emulators import Emulator
 from liqo_core.testing.sandbox.state import SandboxState, plan_cluster
@@ -35,8 +36,11 @@ def summarise(err: BaseException) -> str:
 class Supervisor:
     """Brings the sandbox up, keeps it running, and tears it down on a signal."""
 
-    def __init__(self, directory: Path, clusters: int, workers: int = 1) -> None:
+    def __init__(
+        self, directory: Path, clusters: int, workers: int = 1, chart: Path | None = None
+    ) -> None:
         self.directory = directory
+        self.chart = chart
         prefix = netns.sandbox_prefix(directory)
         self.state = SandboxState(
             directory=str(directory),
@@ -72,7 +76,24 @@ class Supervisor:
             )
             self.agents.append(agent)
             await agent.start()
+        if self.chart is not None:
+            await self.install_liqo(self.chart)
         self.progress(f"{len(self.state.clusters)} cluster(s) ready", phase="Ready")
+
+    async def install_liqo(self, chart: Path) -> None:
+        """Install Liqo in every cluster, then wait for every controller-manager."""
+        for agent in self.agents:
+            assert agent.kube is not None
+            await liqo.install_liqo(
+                agent.kube, agent.info, chart, self.directory / agent.info.name, self.progress
+            )
+        await asyncio.gather(
+            *(
+                liqo.wait_controller_manager(agent.kube, self.progress, agent.info.name)
+                for agent in self.agents
+                if agent.kube is not None
+            )
+        )
 
     async def down(self) -> None:
         """Stop everything this supervisor started."""
@@ -124,13 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", required=True, type=Path)
     parser.add_argument("--clusters", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--chart", type=Path, help="install Liqo from this chart")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     directory: Path = args.dir.resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(Supervisor(directory, args.clusters, args.workers).run())
+    chart: Path | None = args.chart.resolve() if args.chart else None
+    return asyncio.run(Supervisor(directory, args.clusters, args.workers, chart).run())
 
 
 if __name__ == "__main__":
