@@ -2,11 +2,6 @@
 
 The lookup order is controller-runtime's: an explicit kubeconfig path, then ``$KUBECONFIG``,
 then the in-cluster service account, then ``~/.kube/config``.
-
-The service account's token and CA are read from
-``/var/run/secrets/kubernetes.io/serviceaccount``, below ``$LIQO_SANDBOX_ROOT`` when that is
-set: the local sandbox runs a pod's containers as processes, each with its own root
-directory, and mounts files there (docs/sandbox.md, "The process runner's contract").
 """
 
 from __future__ import annotations
@@ -20,8 +15,6 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.config.config_exception import ConfigException
 
 _IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
-_SANDBOX_ROOT_ENV = "LIQO_SANDBOX_ROOT"
-_SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 _DEFAULT_KUBECONFIG = Path("~/.kube/config")
 
 
@@ -48,11 +41,7 @@ async def load_configuration(target: KubeTarget) -> client.Configuration:
     path = _kubeconfig_path(target)
     try:
         if path is None:
-            account = service_account_dir()
-            loader = config.incluster_config.InClusterConfigLoader(
-                token_filename=str(account / "token"), cert_filename=str(account / "ca.crt")
-            )
-            loader.load_and_set(client_configuration=configuration)
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
             return configuration
         await config.load_kube_config(
             config_file=path,
@@ -95,12 +84,6 @@ def connection_info(
         private_key_path=configuration.key_file or None,
         default_namespace=default_namespace,
     )
-
-
-def service_account_dir() -> Path:
-    """Where the pod's service-account token, ``ca.crt`` and ``namespace`` are mounted."""
-    root = os.environ.get(_SANDBOX_ROOT_ENV, "")
-    return Path(root + _SERVICE_ACCOUNT_DIR) if root else Path(_SERVICE_ACCOUNT_DIR)
 
 
 def _kubeconfig_path(target: KubeTarget) -> str | None:

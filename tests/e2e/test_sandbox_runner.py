@@ -307,7 +307,7 @@ def test_failing_liveness_probe_restarts_the_container(
 
 IN_CLUSTER_CHECK = """
 import json, os, ssl, urllib.request
-root = os.environ.get("LIQO_SANDBOX_ROOT", "") + "/var/run/secrets/kubernetes.io/serviceaccount"
+root = "/var/run/secrets/kubernetes.io/serviceaccount"
 token = open(root + "/token").read()
 namespace = open(root + "/namespace").read()
 context = ssl.create_default_context(cafile=root + "/ca.crt")

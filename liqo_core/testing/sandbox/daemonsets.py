@@ -9,22 +9,25 @@ Template changes replace pods one node at a time (RollingUpdate, maxUnavailable 
 
 from __future__ import annotations
 
-import asyncio
 import copy
+import functools
 import logging
 from typing import Any
 
 from liqo_core.testing.sandbox import scheduling
-from liqo_core.testing.sandbox.informer import Informer, WorkQueue, object_key
-from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
-from liqo_core.testing.sandbox.ownership import (
-    controller_of,
-    is_controlled_by,
-    pod_active,
-    pod_from_template,
-    pod_ready,
-    template_hash,
+from liqo_core.testing.sandbox.controllerruntime import (
+    create_pod,
+    owned_by,
+    owner_key,
+    patch_status,
+    pods_path,
+    run_when_synced,
+    status_path,
+    status_unchanged,
 )
+from liqo_core.testing.sandbox.informer import Informer, WorkQueue, object_key
+from liqo_core.testing.sandbox.kubeclient import Kube
+from liqo_core.testing.sandbox.ownership import pod_active, pod_ready, template_hash
 
 JSON = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -103,9 +106,8 @@ class DaemonSetController:
             self.queue.add(key)
 
     def _on_pod(self, kind: str, pod: JSON) -> None:
-        ref = controller_of(pod)
-        if ref and ref.get("kind") == "DaemonSet":
-            key = f"{pod['metadata']['namespace']}/{ref['name']}"
+        key = owner_key(pod, "DaemonSet")
+        if key is not None:
             node = target_node(pod)
             if node:
                 self._expected.get(key, set()).discard(node)
@@ -119,17 +121,11 @@ class DaemonSetController:
             return
         if ds["metadata"].get("deletionTimestamp"):
             return
-        namespace = ds["metadata"]["namespace"]
         template = ds.get("spec", {}).get("template") or {}
         revision = template_hash(template)
-        collection = f"/api/v1/namespaces/{namespace}/pods"
-        owned = [
-            pod
-            for pod in self.pods.items()
-            if pod["metadata"].get("namespace") == namespace and is_controlled_by(pod, ds)
-        ]
+        collection = pods_path(ds["metadata"]["namespace"])
         by_node: dict[str, list[JSON]] = {}
-        for pod in owned:
+        for pod in owned_by(self.pods, ds):
             if pod_active(pod):
                 by_node.setdefault(target_node(pod) or "", []).append(pod)
         expected = self._expected.setdefault(key, set())
@@ -138,13 +134,13 @@ class DaemonSetController:
         for name in sorted(eligible):
             if by_node.get(name) or name in expected:
                 continue
-            pod = pod_from_template(
+            await create_pod(
+                self.kube,
                 daemon_pod_template(template),
                 ds,
-                f"{ds['metadata']['name']}-",
                 {REVISION_LABEL: revision},
+                customise=functools.partial(pin_to_node, node_name=name),
             )
-            await self.kube.request("POST", collection, pin_to_node(pod, name))
             expected.add(name)
         misscheduled = 0
         for name, pods in by_node.items():
@@ -178,19 +174,11 @@ class DaemonSetController:
             ),
             "observedGeneration": ds["metadata"].get("generation", 1),
         }
-        current = ds.get("status") or {}
-        if all(current.get(k, 0) == v for k, v in status.items()):
-            return
-        path = f"/apis/apps/v1/namespaces/{namespace}/daemonsets/{ds['metadata']['name']}/status"
-        try:
-            await self.kube.merge_patch(path, {"status": status})
-        except KubeError as err:
-            if err.status != 404:
-                raise
+        if not status_unchanged(ds.get("status"), status):
+            await patch_status(self.kube, status_path("apis/apps/v1/daemonsets", ds), status)
 
     async def run(self) -> None:
         """Reconcile until cancelled."""
-        await asyncio.gather(
-            self.daemonsets.synced.wait(), self.nodes.synced.wait(), self.pods.synced.wait()
+        await run_when_synced(
+            self.queue, self.reconcile, "daemonset", self.daemonsets, self.nodes, self.pods
         )
-        await self.queue.run(self.reconcile, "daemonset")

@@ -8,20 +8,21 @@ before the new one is created.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 from typing import Any
 
+from liqo_core.testing.sandbox.controllerruntime import (
+    owned_by,
+    owner_key,
+    patch_status,
+    run_when_synced,
+    status_path,
+    status_unchanged,
+)
 from liqo_core.testing.sandbox.informer import Informer, WorkQueue, object_key
 from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
-from liqo_core.testing.sandbox.ownership import (
-    controller_of,
-    is_controlled_by,
-    owner_reference,
-    set_condition,
-    template_hash,
-)
+from liqo_core.testing.sandbox.ownership import owner_reference, set_condition, template_hash
 
 JSON = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -78,9 +79,9 @@ class DeploymentController:
         replicasets.add_handler(self._on_replicaset)
 
     def _on_replicaset(self, kind: str, rs: JSON) -> None:
-        ref = controller_of(rs)
-        if ref and ref.get("kind") == "Deployment":
-            self.queue.add(f"{rs['metadata']['namespace']}/{ref['name']}")
+        key = owner_key(rs, "Deployment")
+        if key is not None:
+            self.queue.add(key)
 
     async def reconcile(self, key: str) -> None:
         """Converge one Deployment."""
@@ -90,11 +91,7 @@ class DeploymentController:
         namespace = deployment["metadata"]["namespace"]
         spec = deployment.get("spec", {})
         desired = int(spec.get("replicas", 1))
-        owned = [
-            rs
-            for rs in self.replicasets.items()
-            if rs["metadata"].get("namespace") == namespace and is_controlled_by(rs, deployment)
-        ]
+        owned = owned_by(self.replicasets, deployment)
         pod_hash = template_hash(spec.get("template") or {})
         new_rs = next((rs for rs in owned if rs["metadata"]["name"].endswith(f"-{pod_hash}")), None)
         old = [rs for rs in owned if rs is not new_rs]
@@ -186,22 +183,17 @@ class DeploymentController:
             "conditions": conditions,
         }
         current = deployment.get("status") or {}
-        if all(current.get(k, 0) == v for k, v in status.items() if k != "conditions") and [
+        counts = {k: v for k, v in status.items() if k != "conditions"}
+        if status_unchanged(current, counts) and [
             (c.get("type"), c.get("status"), c.get("reason"))
             for c in current.get("conditions") or []
         ] == [(c["type"], c["status"], c["reason"]) for c in conditions]:
             return
-        path = (
-            f"/apis/apps/v1/namespaces/{deployment['metadata']['namespace']}"
-            f"/deployments/{deployment['metadata']['name']}/status"
-        )
-        try:
-            await self.kube.merge_patch(path, {"status": status})
-        except KubeError as err:
-            if err.status != 404:
-                raise
+        path = status_path("apis/apps/v1/deployments", deployment)
+        await patch_status(self.kube, path, status)
 
     async def run(self) -> None:
         """Reconcile until cancelled."""
-        await asyncio.gather(self.deployments.synced.wait(), self.replicasets.synced.wait())
-        await self.queue.run(self.reconcile, "deployment")
+        await run_when_synced(
+            self.queue, self.reconcile, "deployment", self.deployments, self.replicasets
+        )

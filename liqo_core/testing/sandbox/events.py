@@ -47,6 +47,21 @@ def event_object(
     }
 
 
+async def pod_event(
+    kube: Kube, pod: JSON, *, kind: str, reason: str, message: str, component: str, host: str = ""
+) -> None:
+    """Post an Event about ``pod`` (see :func:`record`)."""
+    await record(
+        kube,
+        {"apiVersion": "v1", "kind": "Pod", **pod},
+        kind=kind,
+        reason=reason,
+        message=message,
+        component=component,
+        host=host,
+    )
+
+
 async def record(
     kube: Kube, obj: JSON, *, kind: str, reason: str, message: str, component: str, host: str = ""
 ) -> None:

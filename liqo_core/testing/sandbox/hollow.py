@@ -14,9 +14,14 @@ import logging
 from typing import Any
 
 from liqo_core.testing.sandbox import events, podstatus
+from liqo_core.testing.sandbox.controllerruntime import (
+    patch_status,
+    run_when_synced,
+    status_path,
+)
 from liqo_core.testing.sandbox.informer import Informer, WorkQueue, object_key
 from liqo_core.testing.sandbox.ipam import PodIPAllocator
-from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
+from liqo_core.testing.sandbox.kubeclient import Kube
 from liqo_core.testing.sandbox.netns import NetnsError, PodNetwork
 from liqo_core.testing.sandbox.nodes import NodeSpec
 from liqo_core.testing.sandbox.scope import runs_as_process, wants_netns
@@ -99,9 +104,9 @@ class HollowKubelet:
             try:
                 await self.network.add_pod(uid, address, self.node.pod_cidr)
             except NetnsError as err:
-                await events.record(
+                await events.pod_event(
                     self.kube,
-                    {"apiVersion": "v1", "kind": "Pod", **pod},
+                    pod,
                     kind="Warning",
                     reason="FailedCreatePodSandBox",
                     message=f"network namespace: {err}",
@@ -117,9 +122,9 @@ class HollowKubelet:
         await self._patch_status(pod, status)
         if current.get("phase") != "Running":
             names = ", ".join(c["name"] for c in pod.get("spec", {}).get("containers") or [])
-            await events.record(
+            await events.pod_event(
                 self.kube,
-                {"apiVersion": "v1", "kind": "Pod", **pod},
+                pod,
                 kind="Normal",
                 reason="Started",
                 message=f"Started container(s) {names} (hollow)",
@@ -179,21 +184,23 @@ class HollowKubelet:
         self._netns.discard(uid)
 
     async def _patch_status(self, pod: JSON, status: JSON) -> None:
-        meta = pod["metadata"]
-        path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status"
-        try:
-            await self.kube.merge_patch(path, {"status": status})
-        except KubeError as err:
-            if err.status != 404:
-                raise
+        await patch_status(self.kube, status_path("api/v1/pods", pod), status)
 
     async def run(self) -> None:
         """Run until cancelled; pods already Running keep their reported IPs."""
-        await self.pods.synced.wait()
-        for pod in self.pods.items():
-            if self.owns(pod) and pod.get("status", {}).get("podIP"):
-                self.ips.reserve(pod["metadata"]["uid"], pod["status"]["podIP"])
-        await self.queue.run(self.reconcile, f"kubelet {self.node.name}")
+
+        def keep_reported_ips() -> None:
+            for pod in self.pods.items():
+                if self.owns(pod) and pod.get("status", {}).get("podIP"):
+                    self.ips.reserve(pod["metadata"]["uid"], pod["status"]["podIP"])
+
+        await run_when_synced(
+            self.queue,
+            self.reconcile,
+            f"kubelet {self.node.name}",
+            self.pods,
+            before=keep_reported_ips,
+        )
 
     async def close(self) -> None:
         """Remove the network namespaces this kubelet created."""

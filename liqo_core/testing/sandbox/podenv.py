@@ -1,12 +1,11 @@
 """What a process-runner container sees: its environment, files and command line.
 
-Filesystem contract: each container gets a private root directory, passed to the process
-as ``LIQO_SANDBOX_ROOT``. Every ``volumeMount`` with mountPath ``M`` appears at
-``$LIQO_SANDBOX_ROOT/M`` (ConfigMap and Secret keys as files, emptyDir as a directory
-shared by the pod's containers, ``subPath`` as the single entry). Command, args and env
-values that name a mount path, or a path below one, are rewritten to the rooted path, so
-``--config /etc/liqo/config.yaml`` works unchanged. The service account token, CA and
-namespace are written to ``$LIQO_SANDBOX_ROOT/var/run/secrets/kubernetes.io/serviceaccount``.
+Filesystem contract: the pod's volumes are written below the pod directory (ConfigMap and
+Secret keys as files, emptyDir as a directory shared by the pod's containers), and every
+``volumeMount`` is bind-mounted at its real ``mountPath`` (``subPath`` as the single
+entry) in the container's private mount namespace (:mod:`mountns`), as is the service
+account's token, CA and namespace at ``/var/run/secrets/kubernetes.io/serviceaccount``.
+Paths in command, args and env therefore need no translation.
 """
 
 from __future__ import annotations
@@ -18,6 +17,8 @@ import shutil
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from liqo_core.testing.sandbox.mountns import Mount
 
 JSON = dict[str, Any]
 Getter = Callable[[str, str, str], Awaitable[JSON | None]]
@@ -163,46 +164,33 @@ async def materialise_volumes(pod: JSON, pod_dir: Path, get: Getter) -> dict[str
     return result
 
 
-def mount_root(container: JSON, root: Path, volumes: Mapping[str, Path]) -> dict[str, Path]:
-    """Link each mount into ``root``; returns mountPath -> rooted path."""
-    mounts: dict[str, Path] = {}
+def volume_mounts(pod: JSON, container: JSON, volumes: Mapping[str, Path]) -> list[Mount]:
+    """The container's ``volumeMounts`` as bind mounts of the materialised ``volumes``
+    (``subPath`` selects an entry; ConfigMap and Secret volumes are read-only, as the
+    kubelet mounts them)."""
+    api_data = {
+        v["name"]
+        for v in pod.get("spec", {}).get("volumes") or []
+        if "configMap" in v or "secret" in v
+    }
+    mounts: list[Mount] = []
     for mount in container.get("volumeMounts") or []:
         source = volumes.get(mount["name"])
         if source is None:
             continue
         if mount.get("subPath"):
             source = source / mount["subPath"]
-        path = mount["mountPath"].rstrip("/") or "/"
-        rooted = root / path.lstrip("/")
-        rooted.parent.mkdir(parents=True, exist_ok=True)
-        if rooted.is_symlink() or rooted.exists():
-            if rooted.is_dir() and not rooted.is_symlink():
-                shutil.rmtree(rooted)
-            else:
-                rooted.unlink()
-        rooted.symlink_to(source)
-        mounts[path] = rooted
+        read_only = bool(mount.get("readOnly")) or mount["name"] in api_data
+        mounts.append(Mount(mount["mountPath"].rstrip("/") or "/", str(source), read_only))
     return mounts
 
 
-def rewrite_paths(value: str, mounts: Mapping[str, Path]) -> str:
-    """Rewrite a mount path (or a path below one) to its rooted path; also inside
-    ``--flag=/path`` arguments."""
-    for path in sorted(mounts, key=len, reverse=True):
-        pattern = re.compile(r"(^|=)" + re.escape(path) + r"(?=/|$)")
-        match = pattern.search(value)
-        if match is not None:
-            start, end = match.span()
-            return value[:start] + match.group(1) + str(mounts[path]) + value[end:]
-    return value
-
-
-def write_service_account(root: Path, token: str, ca_pem: bytes, namespace: str) -> Path:
-    """Write token, ca.crt and namespace where in-cluster clients look for them."""
-    directory = root / SA_PATH.lstrip("/")
+def write_service_account(directory: Path, token: str, ca_pem: bytes, namespace: str) -> Mount:
+    """Write token, ca.crt and namespace into ``directory``; returns its mount at
+    :data:`SA_PATH`, where in-cluster clients look for them."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "token").write_text(token)
     (directory / "ca.crt").write_bytes(ca_pem)
     (directory / "namespace").write_text(namespace)
     os.chmod(directory / "token", 0o600)
-    return directory
+    return Mount(SA_PATH, str(directory), read_only=True)

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from liqo_core.testing.sandbox import events, podenv, podstatus
+from liqo_core.testing.sandbox import events, mountns, podenv, podstatus
 from liqo_core.testing.sandbox.backoff import RestartBackoff
 from liqo_core.testing.sandbox.hollow import container_id
 from liqo_core.testing.sandbox.kubeclient import KubeError
-from liqo_core.testing.sandbox.netns import NetnsError
+from liqo_core.testing.sandbox.netns import NETNS_DIR, NetnsError
 from liqo_core.testing.sandbox.probes import run_probe
 from liqo_core.testing.sandbox.scope import wants_netns
 from liqo_core.testing.sandbox.timeutil import now
@@ -183,33 +183,40 @@ class PodWorker:
             env["KUBERNETES_SERVICE_PORT_HTTPS"] = str(endpoint.port)
         return env
 
-    async def _container_root(
-        self, container: JSON, volumes: dict[str, Path]
-    ) -> tuple[Path, dict[str, Path]]:
-        root = self.dir / "containers" / container["name"]
-        root.mkdir(parents=True, exist_ok=True)
-        mounts = podenv.mount_root(container, root, volumes)
+    async def _mount_spec(
+        self, container: JSON, volumes: dict[str, Path], env: dict[str, str]
+    ) -> mountns.MountSpec:
+        """The container's mount namespace: volumes and service account at their paths."""
+        directory = self.dir / "containers" / container["name"]
+        (directory / "staging").mkdir(parents=True, exist_ok=True)
+        mounts = podenv.volume_mounts(self.pod, container, volumes)
         spec = self.pod.get("spec", {})
         endpoint = self.runner.endpoint
         if endpoint is not None and spec.get("automountServiceAccountToken", True):
             token = await self.runner.request_token(self.pod)
-            if token is not None:
-                directory = podenv.write_service_account(
-                    root, token, endpoint.ca_pem, self.namespace
+            if token is not None and all(m.path != podenv.SA_PATH for m in mounts):
+                mounts.append(
+                    podenv.write_service_account(
+                        directory / "serviceaccount", token, endpoint.ca_pem, self.namespace
+                    )
                 )
-                mounts.setdefault(podenv.SA_PATH, directory)
-        return root, mounts
+        return mountns.MountSpec(
+            mounts=tuple(mounts),
+            keep=mountns.image_paths(env),
+            cwd=str(directory),
+            staging=str(directory / "staging"),
+            working_dir=container.get("workingDir") or None,
+            netns=str(NETNS_DIR / self.netns) if self.netns else None,
+        )
 
     async def _spawn(
         self, container: JSON, volumes: dict[str, Path], base_env: dict[str, str], restart: int
     ) -> asyncio.subprocess.Process:
-        root, mounts = await self._container_root(container, volumes)
         env = dict(base_env)
-        env["LIQO_SANDBOX_ROOT"] = str(root)
         own = await podenv.container_env(self.pod, container, self.runner.get_object)
-        env.update({k: podenv.rewrite_paths(v, mounts) for k, v in own.items()})
+        env.update(own)
         argv = [
-            podenv.rewrite_paths(podenv.expand(str(part), own), mounts)
+            podenv.expand(str(part), own)
             for part in [*(container.get("command") or []), *(container.get("args") or [])]
         ]
         if not container.get("command"):
@@ -217,25 +224,15 @@ class PodWorker:
                 "the sandbox process runner needs an explicit container command "
                 "(images are not run)"
             )
-        cwd = root
-        if container.get("workingDir"):
-            rewritten = Path(podenv.rewrite_paths(container["workingDir"], mounts))
-            cwd = (
-                rewritten
-                if rewritten != Path(container["workingDir"])
-                else root / container["workingDir"].lstrip("/")
-            )
-            cwd.mkdir(parents=True, exist_ok=True)
-        if self.netns:
-            argv = ["ip", "netns", "exec", self.netns, *argv]
+        spec = await self._mount_spec(container, volumes, env)
         log_path = self.runner.log_path(self.namespace, self.name, container["name"])
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log_file:
             log_file.write(f"--- {now()} start (restart {restart}): {argv}\n".encode())
             log_file.flush()
             process = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=cwd,
+                *mountns.command(spec, argv),
+                cwd=spec.cwd,
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file,
@@ -325,8 +322,15 @@ class PodWorker:
         await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)))
         host = self.pod_ip
         while state.process is not None:
+            process = state.process
             ok = await run_probe(
-                probe, container=container, host=host, netns=self.netns, env=env, cwd=str(self.dir)
+                probe,
+                container=container,
+                host=host,
+                netns=self.netns,
+                env=env,
+                cwd=str(self.dir),
+                pid=process.pid if process is not None else None,
             )
             successes, failures = (successes + 1, 0) if ok else (0, failures + 1)
             if kind == "readinessProbe":
@@ -343,9 +347,9 @@ class PodWorker:
             await asyncio.sleep(period)
 
     async def _event(self, kind: str, reason: str, message: str) -> None:
-        await events.record(
+        await events.pod_event(
             self.runner.kube,
-            {"apiVersion": "v1", "kind": "Pod", **self.pod},
+            self.pod,
             kind=kind,
             reason=reason,
             message=message,

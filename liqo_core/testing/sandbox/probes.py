@@ -53,13 +53,27 @@ async def tcp_probe(host: str, port: int, limit: float) -> bool:
 
 
 async def run_probe(
-    probe: JSON, *, container: JSON, host: str, netns: str | None, env: dict[str, str], cwd: str
+    probe: JSON,
+    *,
+    container: JSON,
+    host: str,
+    netns: str | None,
+    env: dict[str, str],
+    cwd: str,
+    pid: int | None = None,
 ) -> bool:
-    """Run ``probe`` once for ``container`` whose pod address is ``host``."""
+    """Run ``probe`` once for ``container`` whose pod address is ``host``.
+
+    An ``exec`` probe runs in the namespaces of the container's process ``pid`` (so it
+    sees the container's mounts, and network when it has its own), else in ``netns``.
+    """
     timeout = float(probe.get("timeoutSeconds", 1))
     if "exec" in probe:
         command = list(probe["exec"].get("command") or [])
-        if netns:
+        if pid is not None:
+            spaces = ["--mount", "--net"] if netns else ["--mount"]
+            command = ["nsenter", f"--target={pid}", *spaces, "--", *command]
+        elif netns:
             command = ["ip", "netns", "exec", netns, *command]
         try:
             process = await asyncio.create_subprocess_exec(

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
-from liqo_core.testing.sandbox.informer import Informer, WorkQueue, object_key
-from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
-from liqo_core.testing.sandbox.ownership import (
-    controller_of,
-    is_controlled_by,
-    pod_active,
-    pod_from_template,
-    pod_ready,
-    selector_matches,
+from liqo_core.testing.sandbox.controllerruntime import (
+    create_pod,
+    owned_by,
+    owner_key,
+    patch_status,
+    pods_path,
+    run_when_synced,
+    status_path,
+    status_unchanged,
 )
+from liqo_core.testing.sandbox.informer import Informer, WorkQueue, object_key
+from liqo_core.testing.sandbox.kubeclient import Kube
+from liqo_core.testing.sandbox.ownership import pod_active, pod_ready, selector_matches
 
 JSON = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -48,9 +50,8 @@ class ReplicaSetController:
         pods.add_handler(self._on_pod)
 
     def _on_pod(self, kind: str, pod: JSON) -> None:
-        ref = controller_of(pod)
-        if ref and ref.get("kind") == "ReplicaSet":
-            key = f"{pod['metadata']['namespace']}/{ref['name']}"
+        key = owner_key(pod, "ReplicaSet")
+        if key is not None:
             self._expected.get(key, set()).discard(pod["metadata"]["name"])
             if kind == "DELETED" or pod["metadata"].get("deletionTimestamp"):
                 self._deleting.discard(pod["metadata"]["uid"])
@@ -58,12 +59,7 @@ class ReplicaSetController:
 
     def owned_pods(self, rs: JSON) -> list[JSON]:
         """Pods controlled by ``rs`` in the cache."""
-        namespace = rs["metadata"]["namespace"]
-        return [
-            pod
-            for pod in self.pods.items()
-            if pod["metadata"].get("namespace") == namespace and is_controlled_by(pod, rs)
-        ]
+        return owned_by(self.pods, rs)
 
     async def reconcile(self, key: str) -> None:
         """Converge one ReplicaSet."""
@@ -73,7 +69,6 @@ class ReplicaSetController:
             return
         if rs["metadata"].get("deletionTimestamp"):
             return
-        namespace = rs["metadata"]["namespace"]
         active = [
             pod
             for pod in self.owned_pods(rs)
@@ -84,14 +79,13 @@ class ReplicaSetController:
         pending -= known
         desired = int(rs.get("spec", {}).get("replicas", 1))
         diff = desired - len(active) - len(pending)
-        collection = f"/api/v1/namespaces/{namespace}/pods"
+        collection = pods_path(rs["metadata"]["namespace"])
         template = rs.get("spec", {}).get("template") or {}
         labels = (template.get("metadata") or {}).get("labels") or {}
         if not selector_matches(rs.get("spec", {}).get("selector") or {}, labels):
             raise ValueError(f"{key}: selector does not match template labels")
         for _ in range(max(diff, 0)):
-            pod = pod_from_template(template, rs, f"{rs['metadata']['name']}-")
-            created = await self.kube.request("POST", collection, pod)
+            created = await create_pod(self.kube, template, rs)
             pending.add(created["metadata"]["name"])
         if diff < 0:
             doomed = sorted(active, key=deletion_order)[:-diff]
@@ -120,20 +114,9 @@ class ReplicaSetController:
             "availableReplicas": ready,
             "observedGeneration": rs["metadata"].get("generation", 1),
         }
-        current = rs.get("status") or {}
-        if all(current.get(k, 0) == v for k, v in status.items()):
-            return
-        path = (
-            f"/apis/apps/v1/namespaces/{rs['metadata']['namespace']}"
-            f"/replicasets/{rs['metadata']['name']}/status"
-        )
-        try:
-            await self.kube.merge_patch(path, {"status": status})
-        except KubeError as err:
-            if err.status != 404:
-                raise
+        if not status_unchanged(rs.get("status"), status):
+            await patch_status(self.kube, status_path("apis/apps/v1/replicasets", rs), status)
 
     async def run(self) -> None:
         """Reconcile until cancelled."""
-        await asyncio.gather(self.replicasets.synced.wait(), self.pods.synced.wait())
-        await self.queue.run(self.reconcile, "replicaset")
+        await run_when_synced(self.queue, self.reconcile, "replicaset", self.replicasets, self.pods)

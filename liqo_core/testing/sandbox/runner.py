@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from liqo_core.testing.sandbox.controllerruntime import run_when_synced
 from liqo_core.testing.sandbox.informer import Informer, WorkQueue, object_key
 from liqo_core.testing.sandbox.ipam import PodIPAllocator
 from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
@@ -180,8 +181,7 @@ class ProcessRunner:
 
     async def run(self) -> None:
         """Run until cancelled."""
-        await self.pods.synced.wait()
-        await self.queue.run(self.reconcile, f"runner {self.node.name}")
+        await run_when_synced(self.queue, self.reconcile, f"runner {self.node.name}", self.pods)
 
     async def close(self, grace: float = 5.0) -> None:
         """Stop every pod's processes (the API is not touched) and remove their netns."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from typing import Any
 
 from liqo_core.testing.sandbox import events, scheduling
+from liqo_core.testing.sandbox.controllerruntime import (
+    patch_status,
+    run_when_synced,
+    status_path,
+)
 from liqo_core.testing.sandbox.informer import Informer, WorkQueue, object_key
 from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
 from liqo_core.testing.sandbox.timeutil import now
@@ -113,9 +117,9 @@ class Scheduler:
             raise
         log.info("bound %s to %s", key, node)
         meta = pod["metadata"]
-        await events.record(
+        await events.pod_event(
             self.kube,
-            {"kind": "Pod", **pod},
+            pod,
             kind="Normal",
             reason="Scheduled",
             message=f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}",
@@ -154,25 +158,24 @@ class Scheduler:
             "lastProbeTime": None,
             "lastTransitionTime": now(),
         }
-        meta = pod["metadata"]
-        path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status"
         status = {"phase": "Pending", "conditions": [*others, condition]}
-        await events.record(
+        await events.pod_event(
             self.kube,
-            {"kind": "Pod", **pod},
+            pod,
             kind="Warning",
             reason="FailedScheduling",
             message=message,
             component=SCHEDULER_NAME,
         )
-        try:
-            await self.kube.merge_patch(path, {"status": status})
-        except KubeError as err:
-            if err.status != 404:
-                raise
+        await patch_status(self.kube, status_path("api/v1/pods", pod), status)
 
     async def run(self) -> None:
         """Schedule until cancelled."""
-        await asyncio.gather(self.pods.synced.wait(), self.nodes.synced.wait())
-        self._requeue_pending()
-        await self.queue.run(self.reconcile, "scheduler")
+        await run_when_synced(
+            self.queue,
+            self.reconcile,
+            "scheduler",
+            self.pods,
+            self.nodes,
+            before=self._requeue_pending,
+        )

@@ -1,4 +1,4 @@
-"""Process-runner contract: env, $(VAR) expansion, volumes, path rewriting, scope."""
+"""Process-runner contract: env, $(VAR) expansion, volumes and their mounts, scope."""
 
 from __future__ import annotations
 
@@ -98,18 +98,13 @@ async def test_volumes_mounts_and_path_rewriting(tmp_path: Path) -> None:
             {"name": "scratch", "mountPath": "/tmp/work"},
         ]
     }
-    root = tmp_path / "root"
-    mounts = podenv.mount_root(container, root, volumes)
-    assert (root / "etc/liqo/c.yaml").read_text() == "a: 1\n"
-    assert (root / "var/creds/token").read_text() == "s3cret"
-    assert (root / "tmp/work").is_dir()
-    assert podenv.rewrite_paths("/etc/liqo/c.yaml", mounts) == f"{root}/etc/liqo/c.yaml"
-    assert (
-        podenv.rewrite_paths("--config=/etc/liqo/c.yaml", mounts)
-        == f"--config={root}/etc/liqo/c.yaml"
-    )
-    assert podenv.rewrite_paths("/etc/liqorice", mounts) == "/etc/liqorice"
-    assert podenv.rewrite_paths("plain", mounts) == "plain"
+    mounts = {m.path: m for m in podenv.volume_mounts(pod, container, volumes)}
+    sources = {path: tmp_path / mount.source for path, mount in mounts.items()}  # absolute
+    assert (sources["/etc/liqo"] / "c.yaml").read_text() == "a: 1\n"
+    assert sources["/var/creds/token"].read_text() == "s3cret"
+    assert sources["/tmp/work"].is_dir()
+    assert mounts["/etc/liqo"].read_only and mounts["/var/creds/token"].read_only
+    assert not mounts["/tmp/work"].read_only
 
 
 async def test_missing_configmap_volume_is_a_config_error(tmp_path: Path) -> None:
