@@ -10,7 +10,10 @@ separate loops keep one module's shutdown (or crash) from cancelling another mod
 tasks, the leader election or the probe servers. The runtime owns the process signals
 (kopf installs no signal handlers outside the main thread).
 
-Handlers find ``memo.identity`` (this replica), ``memo.module`` and ``memo.settings``.
+Handlers find ``memo.identity`` (this replica), ``memo.module``, ``memo.settings`` and
+``memo.kube_target``: the cluster the operator watches, for the module's own API clients
+(``await liqo_core.kube.new_api_client(memo.kube_target)``), with the same credentials
+the operator logs in with.
 """
 
 from __future__ import annotations
@@ -306,7 +309,12 @@ class ControllerManager:
                 name,
                 registry,
                 operator_settings(name),
-                kopf.Memo(identity=self.options.identity, module=name, settings=self.settings),
+                kopf.Memo(
+                    identity=self.options.identity,
+                    module=name,
+                    settings=self.settings,
+                    kube_target=self.options.target,
+                ),
             )
             for name, registry in self._registries.items()
         ]

@@ -6,6 +6,9 @@ ResourceSlice, Renew) register their kopf handlers here as they are written.
 
 from __future__ import annotations
 
+import kopf
+import typer
+
 from liqo_core import LiqoSettings, ModuleInfo, hookimpl
 
 INFO = ModuleInfo(
@@ -37,3 +40,21 @@ class AuthenticationModule:
     def liqo_module_info(self) -> ModuleInfo:
         """Declare the authentication module's API group, kinds and controllers."""
         return INFO
+
+    @hookimpl
+    def liqo_register_handlers(self, registry: kopf.OperatorRegistry) -> None:
+        """Start-up key pair, nonce, tenant and identity controllers."""
+        from liqo_auth.controllers import register
+
+        register(registry, self.settings)
+
+        from liqo_auth import replication  # CRD replicator (NamespaceMap, ResourceSlice, Renew)
+
+        replication.register(registry, self.settings)
+
+    @hookimpl
+    def liqo_cli_commands(self, app: typer.Typer) -> None:
+        """``create|get nonce``, ``generate tenant|identity``."""
+        from liqo_auth.cli import register_commands
+
+        register_commands(app)

@@ -1,0 +1,374 @@
+"""One peer's reflector: keeps NamespaceMaps, ResourceSlices and Renews in sync with the peer.
+
+For each replicated kind it list+watches the local objects selected for the peer and the
+copies this cluster made in the peer's tenant namespace (re-listing after a 410), and a
+single worker reconciles one object name at a time from both sides: spec local -> remote,
+status remote -> local, finalizer ``crdreplicator.liqo.io/resource`` on the local object
+until its remote copy is gone. Every decision is re-derived from the two clusters' state,
+so a restart anywhere converges without duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from urllib.parse import urlencode
+
+import aiohttp
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from liqo_auth.replication import logic
+from liqo_auth.replication.logic import JSONObject, Kind
+from liqo_core.api import consts
+from liqo_core.kube import describe_error
+
+logger = logging.getLogger(__name__)
+
+#: Longest wait of one API request.
+REQUEST_TIMEOUT = 15.0
+#: Server-side end of each watch (then it is resumed from the last resourceVersion).
+WATCH_SECONDS = 120
+
+
+#: Failures worth a retry: network, timeouts, undecodable answers.
+TRANSIENT_ERRORS = (OSError, TimeoutError, ValueError, aiohttp.ClientError)
+
+
+class WatchExpiredError(Exception):
+    """The watch's resourceVersion is too old (HTTP 410): list again."""
+
+
+class AuthenticationError(Exception):
+    """The cluster rejected the credentials (HTTP 401): new clients are needed."""
+
+
+class Backoff:
+    """Exponential back-off with jitter: 0.5 s doubling up to ``limit`` (10 s)."""
+
+    def __init__(self, first: float = 0.5, limit: float = 10.0) -> None:
+        self.first = first
+        self.limit = limit
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.limit, self.first * 2**self.failures)
+        self.failures += 1
+        return float(delay * random.uniform(0.8, 1.0))
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+async def call(
+    api: client.ApiClient,
+    method: str,
+    path: str,
+    body: JSONObject | None = None,
+    content_type: str = "application/json",
+) -> JSONObject:
+    """One JSON request with a deadline; non-2xx answers raise ``ApiException``."""
+    async with asyncio.timeout(REQUEST_TIMEOUT):
+        result = await api.call_api(
+            path,
+            method,
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            body=body,
+            response_types_map={200: "object", 201: "object", 202: "object"},
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+        )
+    return dict(result) if isinstance(result, dict) else {}
+
+
+async def get_or_none(api: client.ApiClient, path: str) -> JSONObject | None:
+    try:
+        return await call(api, "GET", path)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+async def merge_patch(api: client.ApiClient, path: str, patch: JSONObject) -> JSONObject:
+    return await call(api, "PATCH", path, patch, "application/merge-patch+json")
+
+
+async def set_finalizer(
+    api: client.ApiClient, path: str, obj: JSONObject, finalizer: str, present: bool
+) -> JSONObject:
+    """Add or remove ``finalizer`` (optimistic: fails with 409 on a concurrent change)."""
+    updated = logic.with_finalizer(obj, finalizer, present)
+    if updated is None:
+        return obj
+    metadata = updated["metadata"]
+    patch = {
+        "metadata": {
+            "finalizers": metadata["finalizers"],
+            "resourceVersion": metadata.get("resourceVersion"),
+        }
+    }
+    return await merge_patch(api, path, patch)
+
+
+async def watch_stream(
+    api: client.ApiClient, path: str, selector: str, resource_version: str
+) -> AsyncIterator[JSONObject]:
+    """The events of one watch request; raises ``WatchExpiredError`` on 410."""
+    query = [
+        ("watch", "true"),
+        ("labelSelector", selector),
+        ("resourceVersion", resource_version),
+        ("allowWatchBookmarks", "true"),
+        ("timeoutSeconds", str(WATCH_SECONDS)),
+    ]
+    response = await api.call_api(
+        path,
+        "GET",
+        query_params=query,
+        header_params={"Accept": "application/json"},
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _request_timeout=WATCH_SECONDS + 30,
+    )
+    try:
+        if response.status == 410:
+            raise WatchExpiredError()
+        if response.status != 200:
+            raise ApiException(status=response.status, reason=response.reason)
+        async for line in response.content:
+            if not line.strip():
+                continue
+            event = json.loads(line)
+            if event.get("type") == "ERROR":
+                status = event.get("object") or {}
+                if status.get("code") == 410:
+                    raise WatchExpiredError()
+                raise ApiException(status=status.get("code") or 500, reason=status.get("reason"))
+            yield event
+    finally:
+        response.release()
+
+
+class Reflector:
+    """Replicates the three kinds towards one peer over its ControlPlane identity."""
+
+    def __init__(
+        self,
+        *,
+        peer: str,
+        remote_namespace: str,
+        local_cluster_id: str,
+        local: client.ApiClient,
+        remote: client.ApiClient,
+        report: Callable[[str, str], None],
+        kinds: tuple[Kind, ...] = logic.REPLICATED_KINDS,
+    ) -> None:
+        self.peer = peer
+        self.remote_namespace = remote_namespace
+        self.local_cluster_id = local_cluster_id
+        self.local = local
+        self.remote = remote
+        self.kinds = kinds
+        self._report = report
+        self._queue: asyncio.Queue[tuple[Kind, str]] = asyncio.Queue()
+        self._queued: set[tuple[Kind, str]] = set()
+        self._failures: dict[tuple[Kind, str], Backoff] = {}
+        self._namespaces: dict[tuple[Kind, str], str] = {}
+        self._known: dict[tuple[str, Kind], set[str]] = {}
+        self._local_synced = {kind: asyncio.Event() for kind in kinds}
+        self._problems: dict[str, str] = {}
+
+    # --- running --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Reflect until cancelled; raises ``AuthenticationError`` when credentials fail."""
+        local_selector = logic.local_selector(self.peer)
+        remote_selector = logic.remote_selector(self.local_cluster_id)
+        async with asyncio.TaskGroup() as group:
+            for kind in self.kinds:
+                local_path, remote_path = kind.path(None), kind.path(self.remote_namespace)
+                group.create_task(
+                    self._list_watch("local", self.local, kind, local_path, local_selector)
+                )
+                group.create_task(
+                    self._list_watch("remote", self.remote, kind, remote_path, remote_selector)
+                )
+            group.create_task(self._work())
+
+    def _problem(self, where: str, reason: str, message: str) -> None:
+        """Report a problem once (until it changes or is solved) as a Warning event."""
+        if self._problems.get(where) == message:
+            return
+        self._problems[where] = message
+        logger.warning("replication towards %s: %s", self.peer, message)
+        self._report(reason, message)
+
+    def _solved(self, where: str) -> None:
+        self._problems.pop(where, None)
+
+    async def _list_watch(
+        self, side: str, api: client.ApiClient, kind: Kind, path: str, selector: str
+    ) -> None:
+        backoff = Backoff()
+        where = f"{side}-{kind.plural}"
+        while True:
+            try:
+                query = urlencode({"labelSelector": selector})
+                listing = await call(api, "GET", f"{path}?{query}")
+                version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
+                names: set[str] = set()
+                for item in listing.get("items") or []:
+                    names.add(item["metadata"]["name"])
+                    self._observe(side, kind, item)
+                # Objects that left the selection while we were not watching.
+                for name in self._known.get((side, kind), set()) - names:
+                    self._enqueue(kind, name)
+                self._known[(side, kind)] = names
+                if side == "local":
+                    self._local_synced[kind].set()
+                backoff.reset()
+                self._solved(where)
+                while True:
+                    async for event in watch_stream(api, path, selector, version):
+                        obj = event.get("object") or {}
+                        version = str(obj.get("metadata", {}).get("resourceVersion") or version)
+                        if event.get("type") == "BOOKMARK":
+                            continue
+                        name = obj["metadata"]["name"]
+                        if event.get("type") == "DELETED":
+                            self._known.setdefault((side, kind), set()).discard(name)
+                        else:
+                            self._known.setdefault((side, kind), set()).add(name)
+                        self._observe(side, kind, obj)
+            except WatchExpiredError:
+                logger.info("%s %s watch expired, listing again", side, kind.plural)
+            except ApiException as exc:
+                if exc.status == 401:
+                    raise AuthenticationError(f"{side} cluster rejected the credentials") from None
+                self._failed(where, side, kind, exc)
+                await asyncio.sleep(backoff.next_delay())
+            except TRANSIENT_ERRORS as exc:
+                self._failed(where, side, kind, exc)
+                await asyncio.sleep(backoff.next_delay())
+
+    def _failed(self, where: str, side: str, kind: Kind, exc: BaseException) -> None:
+        status = getattr(exc, "status", None)
+        peer = f"peer {self.peer}" if side == "remote" else "the local cluster"
+        if status == 403:
+            reason = "RemoteForbidden" if side == "remote" else "LocalForbidden"
+            text = f"{peer} forbids watching {kind.plural}"
+        elif status is None:
+            reason = "RemoteUnreachable" if side == "remote" else "LocalUnreachable"
+            text = f"{peer} unreachable while watching {kind.plural}"
+        else:
+            reason = "RemoteError" if side == "remote" else "LocalError"
+            text = f"{peer} failed watching {kind.plural}"
+        self._problem(where, reason, f"{text}: {describe_error(exc)}")
+
+    def _observe(self, side: str, kind: Kind, obj: JSONObject) -> None:
+        metadata = obj.get("metadata") or {}
+        name = metadata.get("name")
+        if not name:
+            return
+        if side == "local" and metadata.get("namespace"):
+            self._namespaces[(kind, name)] = metadata["namespace"]
+        self._enqueue(kind, name)
+
+    def _enqueue(self, kind: Kind, name: str) -> None:
+        key = (kind, name)
+        if key not in self._queued:
+            self._queued.add(key)
+            self._queue.put_nowait(key)
+
+    async def _work(self) -> None:
+        # A remote copy whose local object is not listed yet must not look orphaned.
+        for synced in self._local_synced.values():
+            await synced.wait()
+        loop = asyncio.get_running_loop()
+        while True:
+            key = await self._queue.get()
+            self._queued.discard(key)
+            kind, name = key
+            try:
+                await self.reconcile(kind, name)
+            except ApiException as exc:
+                if exc.status == 401:
+                    raise AuthenticationError("a cluster rejected the credentials") from None
+                self._retry(loop, key, exc)
+            except TRANSIENT_ERRORS as exc:
+                self._retry(loop, key, exc)
+            else:
+                self._failures.pop(key, None)
+                self._solved(f"object-{kind.plural}-{name}")
+
+    def _retry(
+        self, loop: asyncio.AbstractEventLoop, key: tuple[Kind, str], exc: Exception
+    ) -> None:
+        kind, name = key
+        backoff = self._failures.setdefault(key, Backoff())
+        if getattr(exc, "status", None) != 409:  # a conflict is routine: read again
+            self._problem(
+                f"object-{kind.plural}-{name}",
+                "ReplicationFailed",
+                f"replicating {kind.kind} {name} to {self.peer} failed: {describe_error(exc)}",
+            )
+        loop.call_later(backoff.next_delay(), self._enqueue, kind, name)
+
+    # --- reconciliation ---------------------------------------------------------------
+
+    async def reconcile(self, kind: Kind, name: str) -> None:
+        """Bring the local object ``name`` and its remote copy in line."""
+        namespace = self._namespaces.get((kind, name))
+        local_path = kind.path(namespace, name) if namespace else None
+        local = await get_or_none(self.local, local_path) if local_path else None
+        remote_path = kind.path(self.remote_namespace, name)
+        remote = await get_or_none(self.remote, remote_path)
+        foreign = remote is not None and not logic.is_our_copy(remote, self.local_cluster_id)
+        if foreign:
+            remote = None  # not ours: never written nor deleted
+        live = local is not None and logic.selected(local, self.peer) and not logic.deleting(local)
+        if live and foreign:
+            self._problem(
+                f"object-{kind.plural}-{name}",
+                "ReplicationConflict",
+                f"{kind.kind} {name} on {self.peer} exists and is not a copy from this cluster",
+            )
+            return
+        if not live:
+            if remote is not None:
+                if not logic.deleting(remote):
+                    try:
+                        await call(self.remote, "DELETE", remote_path)
+                    except ApiException as exc:
+                        if exc.status != 404:
+                            raise
+                    logger.info("deleted %s %s on %s", kind.kind, name, self.peer)
+                return  # the remote DELETED event brings us back to drop the finalizer
+            if local is not None and local_path is not None:
+                await set_finalizer(
+                    self.local, local_path, local, consts.CRD_REPLICATOR_RESOURCE_FINALIZER, False
+                )
+            elif local is None:
+                self._namespaces.pop((kind, name), None)  # nothing left to remember
+            return
+        assert local is not None and local_path is not None
+        local = await set_finalizer(
+            self.local, local_path, local, consts.CRD_REPLICATOR_RESOURCE_FINALIZER, True
+        )
+        desired = logic.desired_remote(local, kind, self.local_cluster_id, self.remote_namespace)
+        if remote is None:
+            remote = await call(self.remote, "POST", kind.path(self.remote_namespace), desired)
+            logger.info("created %s %s on %s", kind.kind, name, self.peer)
+        else:
+            updated = logic.remote_update(remote, desired)
+            if updated is not None:
+                remote = await call(self.remote, "PUT", remote_path, updated)
+                logger.info("updated %s %s on %s", kind.kind, name, self.peer)
+        with_status = logic.status_update(local, remote)
+        if with_status is not None:
+            await call(self.local, "PUT", kind.path(namespace, name, "status"), with_status)
+            logger.info("copied the status of %s %s from %s", kind.kind, name, self.peer)

@@ -1,0 +1,580 @@
+"""The declarative authentication handshake between two clusters, end to end.
+
+Each cluster runs ``liqo controller-manager`` with the authentication module only; the
+administrators' side is played with ``liqoctl`` and kubectl. Provider P issues a nonce,
+consumer C signs it and forges its Tenant, P verifies it and issues credentials, P forges
+C's Identity and C turns it into a kubeconfig that can do exactly what the
+``remote-controlplane`` role allows in C's tenant namespace on P. Refused handshakes
+(forged signature, wrong CSR subject, another consumer's nonce) issue nothing.
+Everything is observed through the Kubernetes API, so the test holds on real clusters.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import helm_python as helm
+import pytest
+import yaml
+from kubernetes import client
+from liqo_auth import crypto, forge
+
+from liqo_core.testing.clusters import ClusterHandle, ClusterPool
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+CHART_DIR = REPO / "charts" / "liqo"
+CRD_DIR = CHART_DIR / "crds"
+BIN = Path(sys.executable).parent
+ROLE_NAMES = {"remote-controlplane", "virtual-kubelet-remote-clusterwide"}
+T = TypeVar("T")
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0) -> T:
+    """Poll ``probe`` until it returns something truthy; fail naming ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _chart_objects() -> list[dict[str, Any]]:
+    """Every object the chart renders with default values."""
+    with helm.Chart.load(CHART_DIR) as chart:
+        rendered = chart.render(None, name="liqo", namespace="liqo")
+    return [
+        doc
+        for path, text in rendered.items()
+        if path.endswith(".yaml")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
+
+
+def _chart_cluster_roles(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ClusterRoles the authentication module binds consumers to."""
+    roles = [
+        doc
+        for doc in objects
+        if doc["kind"] == "ClusterRole"
+        and (doc["metadata"].get("labels") or {}).get("app.kubernetes.io/name") in ROLE_NAMES
+    ]
+    assert len(roles) == len(ROLE_NAMES), roles
+    return roles
+
+
+def _controller_manager_rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The controller-manager's cluster-wide rules, as the chart grants them."""
+    [role] = [
+        doc
+        for doc in objects
+        if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == "liqo-controller-manager"
+    ]
+    rules: list[dict[str, Any]] = role["rules"]
+    return rules
+
+
+def _service_account_kubeconfig(
+    cluster: ClusterHandle, namespace: str, rules: list[dict[str, Any]], path: Path
+) -> Path:
+    """A kubeconfig for a ServiceAccount holding exactly the chart's controller-manager rules."""
+    name = f"liqo-controller-manager-{namespace}"
+    objects = [
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": "liqo-controller-manager", "namespace": namespace}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": name, "labels": {"liqo-test/auth": namespace}}, "rules": rules},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": name, "labels": {"liqo-test/auth": namespace}},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+         "subjects": [{"kind": "ServiceAccount", "name": "liqo-controller-manager",
+                       "namespace": namespace}]},
+    ]  # fmt: skip
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
+    token = cluster.kubectl(
+        "create", "token", "liqo-controller-manager", "-n", namespace, "--duration=2h"
+    ).stdout.strip()
+    config = yaml.safe_load(cluster.kubectl("config", "view", "--raw", "--minify").stdout)
+    config["users"][0]["user"] = {"token": token}
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@dataclass
+class Side:
+    """One cluster with Liqo's authentication module running."""
+
+    cluster: ClusterHandle
+    cluster_id: str
+    namespace: str
+    config: Path
+    log: Path
+    manager_kubeconfig: Path
+    process: subprocess.Popen[bytes] | None = None
+    api: Any = field(default=None, repr=False)
+
+    def start(self) -> None:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("LIQO_")}
+        command = [
+            *(str(BIN / "liqo"), "controller-manager", "--config", str(self.config)),
+            *("--kubeconfig", str(self.manager_kubeconfig), "--no-leader-elect"),
+            *("--health-port", str(_free_port()), "--metrics-port", str(_free_port())),
+            *("--bind-address", "127.0.0.1", "--identity", self.cluster_id),
+        ]
+        with self.log.open("ab") as sink:
+            self.process = subprocess.Popen(
+                command, env=environment, stdout=sink, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def liqoctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("LIQO_")}
+        command = [str(BIN / "liqoctl"), "--kubeconfig", str(self.cluster.kubeconfig)]
+        command += ["--config", str(self.config), *args]
+        proc = subprocess.run(
+            command, capture_output=True, text=True, timeout=90, env=environment, check=False
+        )
+        if check:
+            assert proc.returncode == 0, f"{' '.join(args)}: {proc.stdout}\n{proc.stderr}"
+        return proc
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> str:
+        return self.cluster.kubectl(*args, input=input, check=check).stdout
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+    def secret_data(self, namespace: str, name: str) -> dict[str, bytes] | None:
+        try:
+            secret = self.core.read_namespaced_secret(name, namespace)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
+
+    def tenant(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            obj: Any = self.custom.get_namespaced_custom_object(
+                "authentication.liqo.io", "v1beta1", namespace, "tenants", name
+            )
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(obj)
+
+    def events(self, namespace: str, name: str | None = None) -> list[Any]:
+        events = self.core.list_namespaced_event(namespace).items
+        return [e for e in events if name is None or e.involved_object.name == name]
+
+    def private_key(self) -> bytes | None:
+        return (self.secret_data(self.namespace, "authentication-keys") or {}).get("privateKey")
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@dataclass
+class Peering:
+    provider: Side
+    consumer: Side
+    suffix: str
+
+
+def _install(cluster: ClusterHandle, roles: list[dict[str, Any]]) -> list[str]:
+    """CRDs and the chart's consumer ClusterRoles; return the ClusterRoles created here."""
+    cluster.kubectl("apply", "-f", str(CRD_DIR))
+    cluster.kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s",
+        "crd/tenants.authentication.liqo.io", "crd/identities.authentication.liqo.io",
+        "crd/resourceslices.authentication.liqo.io",
+    )  # fmt: skip
+    created = []
+    for role in roles:  # a chart release may own them already (other tests install it)
+        name = role["metadata"]["name"]
+        if cluster.kubectl("get", "clusterrole", name, check=False).returncode != 0:
+            cluster.kubectl("create", "-f", "-", input=yaml.safe_dump(role))
+            created.append(name)
+    return created
+
+
+def _side(
+    cluster: ClusterHandle, cluster_id: str, namespace: str, rules: list[dict[str, Any]], tmp: Path
+) -> Side:
+    config = tmp / f"{cluster_id}.yaml"
+    settings = {"clusterID": cluster_id, "namespace": namespace, "modules": ["authentication"]}
+    config.write_text(yaml.safe_dump(settings))
+    cluster.kubectl("create", "namespace", namespace)
+    manager = _service_account_kubeconfig(cluster, namespace, rules, tmp / f"{cluster_id}.kcfg")
+    side = Side(cluster, cluster_id, namespace, config, tmp / f"{cluster_id}.log", manager)
+    side.api = cluster.api_client()
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "liqo-clusterid-configmap", "namespace": namespace},
+        "data": {"CLUSTER_ID": cluster_id},
+    }
+    side.kubectl("apply", "-f", "-", input=json.dumps(config_map))
+    return side
+
+
+@pytest.fixture(scope="module")
+def peering(
+    kube_cluster_pool: ClusterPool, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Peering]:
+    first, second = kube_cluster_pool.get(2)
+    objects = _chart_objects()
+    roles, rules = _chart_cluster_roles(objects), _controller_manager_rules(objects)
+    created = {cluster.name: _install(cluster, roles) for cluster in (first, second)}
+    suffix = secrets.token_hex(3)
+    tmp = tmp_path_factory.mktemp("auth")
+    sides: list[Side] = []
+    try:
+        provider = _side(first, f"provider-{suffix}", f"liqo-p-{suffix}", rules, tmp)
+        sides.append(provider)
+        consumer = _side(second, f"consumer-{suffix}", f"liqo-c-{suffix}", rules, tmp)
+        sides.append(consumer)
+        for side in sides:
+            side.start()
+        for side in sides:
+            wait_for(f"the key pair of {side.cluster_id}", side.private_key)
+        yield Peering(provider, consumer, suffix)
+    finally:
+        for side in sides:
+            side.stop()
+        for cluster in (first, second):
+            _cleanup(cluster, suffix, created[cluster.name])
+
+
+def _cleanup(cluster: ClusterHandle, suffix: str, cluster_roles: list[str]) -> None:
+    """Delete what the module's test left: everything named after ``suffix``."""
+    tenants = json.loads(cluster.kubectl("get", "tenants", "-A", "-o", "json").stdout)
+    for tenant in tenants["items"]:  # no controller is left to remove the finalizer
+        meta = tenant["metadata"]
+        if meta["namespace"].endswith(suffix) and meta.get("finalizers"):
+            cluster.kubectl(
+                "patch", "tenant", meta["name"], "-n", meta["namespace"], "--type=merge",
+                "-p", '{"metadata": {"finalizers": null}}', check=False,
+            )  # fmt: skip
+    for kind in ("namespace", "clusterrolebinding", "clusterrole"):
+        for ref in cluster.kubectl("get", kind, "-o", "name").stdout.split():
+            if ref.endswith(suffix):
+                cluster.kubectl("delete", ref, "--wait=false", check=False)
+    for name in cluster_roles:
+        cluster.kubectl("delete", "clusterrole", name, check=False)
+
+
+def _private_key_fragments(side: Side) -> list[str]:
+    """Distinctive pieces of a cluster's private key, as PEM lines and base64 of the PEM."""
+    data = side.secret_data(side.namespace, "authentication-keys") or {}
+    pem = data["privateKey"]
+    lines = [line for line in pem.decode().splitlines() if not line.startswith("-----")]
+    return [*lines, base64.b64encode(pem).decode()[20:60]]
+
+
+def _reasons(side: Side, namespace: str, name: str) -> list[str]:
+    return [event.reason for event in side.events(namespace, name)]
+
+
+def test_declarative_handshake_issues_a_scoped_kubeconfig(peering: Peering, tmp_path: Path) -> None:
+    p, c = peering.provider, peering.consumer
+
+    # P: nonce for C, in C's tenant namespace.
+    nonce = p.liqoctl("create", "nonce", "--remote-cluster-id", c.cluster_id).stdout.strip()
+    assert len(base64.b64decode(nonce)) == 64
+    assert p.liqoctl("get", "nonce", "--remote-cluster-id", c.cluster_id).stdout.strip() == nonce
+    tenant_ns = f"liqo-tenant-{c.cluster_id}"
+    wait_for("NonceGenerated", lambda: _reasons(p, tenant_ns, "liqo-nonce") == ["NonceGenerated"])
+
+    # C: sign it and forge the Tenant; P applies it.
+    generated = c.liqoctl(
+        "generate", "tenant", "--remote-cluster-id", p.cluster_id, "--nonce", nonce
+    ).stdout
+    tenant = yaml.safe_load(generated)
+    assert tenant["metadata"]["name"] == c.cluster_id
+    assert tenant["metadata"]["namespace"] == tenant_ns
+    assert tenant["spec"]["clusterID"] == c.cluster_id
+    c_tenant_ns = f"liqo-tenant-{p.cluster_id}"
+    wait_for(
+        "NonceSigned", lambda: _reasons(c, c_tenant_ns, "liqo-signed-nonce") == ["NonceSigned"]
+    )
+    p.kubectl("apply", "-f", "-", input=generated)
+
+    done = wait_for(
+        "the Tenant's credentials",
+        lambda: (
+            (t := p.tenant(tenant_ns, c.cluster_id))
+            and (t.get("status") or {}).get("authParams")
+            and t
+        ),
+    )
+    assert done["status"]["tenantNamespace"] == tenant_ns
+    assert "tenant.liqo.io/finalizer" in done["metadata"]["finalizers"]
+    params = done["status"]["authParams"]
+    assert params["apiServer"].startswith("https://")
+    certificate = base64.b64decode(params["signedCRT"])
+    validity = crypto.certificate_validity(certificate)
+    assert validity is not None
+    public = crypto.load_public_key(base64.b64decode(tenant["spec"]["publicKey"]))
+    assert crypto.same_public_key(validity.public_key, public)
+    stored = p.secret_data(tenant_ns, "liqo-remote-certificate") or {}
+    assert stored.get("certificate") == certificate
+    bindings = client.RbacAuthorizationV1Api(p.api)
+    role_binding: Any
+    cluster_binding: Any
+    [role_binding] = bindings.list_namespaced_role_binding(
+        tenant_ns, label_selector=f"liqo.io/remote-cluster-id={c.cluster_id}"
+    ).items
+    assert role_binding.role_ref.name == "liqo-remote-controlplane"
+    assert [(s.kind, s.name) for s in role_binding.subjects] == [("User", c.cluster_id)]
+    [cluster_binding] = bindings.list_cluster_role_binding(
+        label_selector=f"liqo.io/remote-cluster-id={c.cluster_id}"
+    ).items
+    assert cluster_binding.role_ref.name == "liqo-virtual-kubelet-remote-clusterwide"
+    assert [(s.kind, s.name) for s in cluster_binding.subjects] == [("Group", c.cluster_id)]
+
+    # P: forge C's Identity; C applies it and gets a kubeconfig Secret.
+    identity_json = p.liqoctl(
+        "generate", "identity", "--remote-cluster-id", c.cluster_id, "-o", "json"
+    ).stdout
+    identity = json.loads(identity_json)
+    assert identity["metadata"]["name"] == f"controlplane-{p.cluster_id}"
+    assert identity["spec"]["namespace"] == tenant_ns
+    c.kubectl("apply", "-f", "-", input=identity_json)
+    secret_name = f"kubeconfig-controlplane-{p.cluster_id}"
+    wait_for("the kubeconfig Secret", lambda: c.secret_data(c_tenant_ns, secret_name))
+    secret: Any = c.core.read_namespaced_secret(secret_name, c_tenant_ns)
+    assert secret.metadata.labels["liqo.io/remote-cluster-id"] == p.cluster_id
+    assert secret.metadata.labels["liqo.io/identity-type"] == "ControlPlane"
+    assert secret.metadata.annotations["liqo.io/remote-tenant-namespace"] == tenant_ns
+    assert [o.kind for o in secret.metadata.owner_references] == ["Identity"]
+
+    # The kubeconfig: what remote-controlplane allows in the tenant namespace, nothing else.
+    kubeconfig = tmp_path / "remote.kubeconfig"
+    kubeconfig.write_bytes(base64.b64decode(secret.data["kubeconfig"]))
+    as_consumer = ["kubectl", "--kubeconfig", str(kubeconfig)]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*as_consumer, *args], capture_output=True, text=True, timeout=30, check=False
+        )
+
+    allowed = run("get", "resourceslices.authentication.liqo.io", "-n", tenant_ns)
+    assert allowed.returncode == 0, allowed.stderr
+    for denied in (
+        run("get", "secrets", "-n", tenant_ns),
+        run("get", "resourceslices.authentication.liqo.io", "-n", "default"),
+        run("get", "namespaces"),
+    ):
+        assert denied.returncode != 0
+        assert "Forbidden" in denied.stderr or "forbidden" in denied.stderr, denied.stderr
+
+    # No CSR is left behind; no private key leaks into events or logs.
+    csrs = client.CertificatesV1Api(p.api).list_certificate_signing_request(
+        label_selector=f"liqo.io/remote-cluster-id={c.cluster_id}"
+    )
+    assert csrs.items == []
+    _assert_no_key_material(peering)
+
+    # Restart-safe and idempotent: a restarted provider restores a deleted binding but
+    # neither re-signs, nor asks for a second certificate, nor replaces its key pair.
+    key_before = p.private_key()
+    p.stop()
+    bindings.delete_namespaced_role_binding(role_binding.metadata.name, tenant_ns)
+    p.start()
+    wait_for(
+        "the RoleBinding restored",
+        lambda: (
+            bindings.list_namespaced_role_binding(
+                tenant_ns, label_selector=f"liqo.io/remote-cluster-id={c.cluster_id}"
+            ).items
+        ),
+    )
+    again = p.tenant(tenant_ns, c.cluster_id) or {}
+    assert again["status"]["authParams"]["signedCRT"] == params["signedCRT"]
+    assert (p.secret_data(tenant_ns, "liqo-remote-certificate") or {})["certificate"] == certificate
+
+    assert p.private_key() == key_before
+
+    # New authParams on the Identity rewrite the kubeconfig.
+    proxy: dict[str, Any] = {"spec": {"authParams": {"proxyURL": "http://proxy.example:8118"}}}
+    c.custom.patch_namespaced_custom_object(
+        "authentication.liqo.io", "v1beta1", c_tenant_ns, "identities",
+        identity["metadata"]["name"], proxy,
+    )  # fmt: skip
+    wait_for(
+        "the kubeconfig rewritten",
+        lambda: b"proxy.example" in (c.secret_data(c_tenant_ns, secret_name) or {})["kubeconfig"],
+    )
+    proxy["spec"]["authParams"]["proxyURL"] = None  # back to a working kubeconfig
+    c.custom.patch_namespaced_custom_object(
+        "authentication.liqo.io", "v1beta1", c_tenant_ns, "identities",
+        identity["metadata"]["name"], proxy,
+    )  # fmt: skip
+    wait_for(
+        "the kubeconfig restored",
+        lambda: b"proxy" not in (c.secret_data(c_tenant_ns, secret_name) or {})["kubeconfig"],
+    )
+
+    # Deleting the Tenant removes what it granted, then the finalizer.
+    p.kubectl("delete", "tenant", c.cluster_id, "-n", tenant_ns, "--wait=false")
+    wait_for("the Tenant gone", lambda: p.tenant(tenant_ns, c.cluster_id) is None)
+    assert p.secret_data(tenant_ns, "liqo-remote-certificate") is None
+    assert not bindings.list_cluster_role_binding(
+        label_selector=f"liqo.io/remote-cluster-id={c.cluster_id}"
+    ).items
+    assert not bindings.list_namespaced_role_binding(tenant_ns).items
+
+
+def _assert_no_key_material(peering: Peering) -> None:
+    for side in (peering.provider, peering.consumer):
+        fragments = _private_key_fragments(side)
+        texts = [peering.provider.logs(), peering.consumer.logs()]
+        for other in (peering.provider, peering.consumer):
+            for event in other.core.list_event_for_all_namespaces().items:
+                texts.append(
+                    f"{event.reason} {event.message} {event.note if hasattr(event, 'note') else ''}"
+                )
+        for text in texts:
+            for fragment in fragments:
+                assert fragment not in text, f"private key material of {side.cluster_id} leaked"
+
+
+@dataclass
+class Intruder:
+    """A consumer of the provider in ``peering`` that forges one part of its Tenant."""
+
+    cluster_id: str
+    key: crypto.PrivateKey
+    nonce: bytes
+
+
+def _intruder(peering: Peering, name: str) -> Intruder:
+    consumer_id = f"{name}-{peering.suffix}"
+    nonce = forge.create_nonce(peering.provider.api, consumer_id).encode()
+    return Intruder(consumer_id, crypto.generate_private_key(), nonce)
+
+
+def _refused(peering: Peering, tenant: dict[str, Any], reason: str) -> None:
+    p = peering.provider
+    name = tenant["metadata"]["name"]
+    namespace = f"liqo-tenant-{name}"
+    tenant["metadata"]["namespace"] = namespace
+    p.kubectl("apply", "-f", "-", input=json.dumps(tenant))
+    wait_for(
+        f"a {reason} event",
+        lambda: [e for e in p.events(namespace, name) if e.reason == reason],
+    )
+    [event] = [e for e in p.events(namespace, name) if e.reason == reason]
+    assert event.type == "Warning"
+    obj = p.tenant(namespace, name) or {}
+    failure = obj["metadata"]["annotations"]["tenant.liqo.io/handshake-failure"]
+    assert failure.startswith(f"{reason}: ")
+    assert not (obj.get("status") or {}).get("authParams")
+    assert p.secret_data(namespace, "liqo-remote-certificate") is None
+    bindings = client.RbacAuthorizationV1Api(p.api)
+    selector = f"liqo.io/remote-cluster-id={name}"
+    assert not bindings.list_namespaced_role_binding(namespace, label_selector=selector).items
+    assert not bindings.list_cluster_role_binding(label_selector=selector).items
+    csrs = client.CertificatesV1Api(p.api).list_certificate_signing_request(label_selector=selector)
+    assert csrs.items == []
+
+
+def test_a_forged_signature_is_refused(peering: Peering) -> None:
+    intruder = _intruder(peering, "forger")
+    stranger = crypto.generate_private_key()
+    tenant = forge.forge_tenant(
+        intruder.cluster_id, intruder.key, crypto.sign(stranger, intruder.nonce)
+    )
+    _refused(peering, tenant, "SignatureVerificationFailed")
+
+
+def test_a_csr_with_another_common_name_is_refused(peering: Peering) -> None:
+    intruder = _intruder(peering, "wrongcn")
+    tenant = forge.forge_tenant(
+        intruder.cluster_id, intruder.key, crypto.sign(intruder.key, intruder.nonce)
+    )
+    csr = crypto.make_csr(intruder.key, peering.provider.cluster_id, "liqo.io")
+    tenant["spec"]["csr"] = base64.b64encode(csr).decode()
+    _refused(peering, tenant, "CSRVerificationFailed")
+
+
+def test_a_nonce_issued_for_another_cluster_is_refused(peering: Peering) -> None:
+    intruder = _intruder(peering, "replayer")
+    other = _intruder(peering, "victim")
+    tenant = forge.forge_tenant(
+        intruder.cluster_id, intruder.key, crypto.sign(intruder.key, other.nonce)
+    )
+    _refused(peering, tenant, "SignatureVerificationFailed")
+    _assert_no_key_material(peering)
+
+
+def test_tolerate_no_handshake_binds_without_issuing_credentials(peering: Peering) -> None:
+    p = peering.provider
+    consumer = f"trusted-{peering.suffix}"
+    namespace = f"liqo-tenant-{consumer}"
+    p.kubectl("create", "namespace", namespace)
+    tenant = {
+        "apiVersion": "authentication.liqo.io/v1beta1",
+        "kind": "Tenant",
+        "metadata": {"name": consumer, "namespace": namespace},
+        "spec": {"clusterID": consumer, "authzPolicy": "TolerateNoHandshake"},
+    }
+    p.kubectl("apply", "-f", "-", input=json.dumps(tenant))
+    done = wait_for(
+        "the Tenant's namespace in its status",
+        lambda: (
+            (t := p.tenant(namespace, consumer))
+            and (t.get("status") or {}).get("tenantNamespace")
+            and t
+        ),
+    )
+    assert "authParams" not in done["status"]
+    bindings = client.RbacAuthorizationV1Api(p.api)
+    selector = f"liqo.io/remote-cluster-id={consumer}"
+    [cluster_binding] = wait_for(
+        "the ClusterRoleBinding",
+        lambda: bindings.list_cluster_role_binding(label_selector=selector).items,
+    )
+    assert [(s.kind, s.name) for s in cluster_binding.subjects or []] == [("Group", consumer)]
+    assert p.secret_data(done["status"]["tenantNamespace"], "liqo-remote-certificate") is None
+    csrs = client.CertificatesV1Api(p.api).list_certificate_signing_request(label_selector=selector)
+    assert csrs.items == []
