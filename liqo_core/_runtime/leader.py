@@ -24,9 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from kubernetes_asyncio import client
-
-from liqo_core.kube import JSONObject, api_status, describe_error, request_json
+from liqo_core.kube import JSONObject, Kube, KubeError, describe_error
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +95,8 @@ class LeaseStore(Protocol):
 class KubernetesLeaseStore:
     """A :class:`LeaseStore` on a real (or emulated) API server."""
 
-    def __init__(self, api: client.ApiClient, namespace: str, name: str) -> None:
-        self._api = api
+    def __init__(self, kube: Kube, namespace: str, name: str) -> None:
+        self._kube = kube
         self._namespace = namespace
         self._name = name
         base = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
@@ -106,13 +104,8 @@ class KubernetesLeaseStore:
         self._path = f"{base}/{name}"
 
     async def get(self) -> StoredLease | None:
-        try:
-            lease = await request_json(self._api, "GET", self._path)
-        except Exception as exc:
-            if api_status(exc) == 404:
-                return None
-            raise
-        return _stored(lease)
+        lease = await self._kube.get(self._path)
+        return None if lease is None else _stored(lease)
 
     async def create(self, record: LeaseRecord) -> StoredLease:
         body = {
@@ -138,9 +131,9 @@ class KubernetesLeaseStore:
 
     async def _write(self, method: str, path: str, body: JSONObject) -> StoredLease:
         try:
-            return _stored(await request_json(self._api, method, path, body))
-        except Exception as exc:
-            if api_status(exc) == 409:
+            return _stored(await self._kube.request(method, path, body))
+        except KubeError as exc:
+            if exc.status == 409:
                 raise LeaseConflict(f"lease {self._namespace}/{self._name} changed") from exc
             raise
 

@@ -12,7 +12,7 @@ tasks, the leader election or the probe servers. The runtime owns the process si
 
 Handlers find ``memo.identity`` (this replica), ``memo.module``, ``memo.settings`` and
 ``memo.kube_target``: the cluster the operator watches, for the module's own API clients
-(``await liqo_core.kube.new_api_client(memo.kube_target)``), with the same credentials
+(``await liqo_core.kube.Kube.from_target(memo.kube_target)``), with the same credentials
 the operator logs in with.
 """
 
@@ -30,7 +30,6 @@ from typing import Any
 
 import kopf
 from aiohttp import web
-from kubernetes_asyncio import client
 
 from liqo_core._runtime.errors import LiqoError, SettingsError
 from liqo_core._runtime.health import HttpServer, metrics_app, probes_app, start_server
@@ -43,12 +42,11 @@ from liqo_core._runtime.leader import (
 from liqo_core._runtime.metrics import ControllerManagerMetrics
 from liqo_core._runtime.settings import LiqoSettings
 from liqo_core.kube import (
+    Kube,
     KubeTarget,
     connection_info,
     describe_error,
     load_configuration,
-    new_api_client,
-    request_json,
 )
 
 logger = logging.getLogger(__name__)
@@ -225,24 +223,24 @@ class ControllerManager:
 
     async def run(self, stop: asyncio.Event) -> int:
         """Run until ``stop`` is set (exit code 0) or leadership or a module is lost (1)."""
-        api = await new_api_client(self.options.target)
+        kube = await Kube.from_target(self.options.target)
         try:
-            await self._check_reachable(api)
+            await self._check_reachable(kube)
             await self._start_endpoints()
             try:
-                return await self._elect_and_lead(api, stop)
+                return await self._elect_and_lead(kube, stop)
             finally:
                 await self._stop_endpoints()
         finally:
-            await api.close()
+            await kube.close()
 
-    async def _check_reachable(self, api: client.ApiClient) -> None:
+    async def _check_reachable(self, kube: Kube) -> None:
         try:
             async with asyncio.timeout(_REACHABILITY_TIMEOUT):
-                await request_json(api, "GET", "/version")
+                await kube.request("GET", "/version")
         except Exception as exc:
             raise ClusterUnreachableError(
-                f"cannot reach the cluster at {api.configuration.host}: {describe_error(exc)}"
+                f"cannot reach the cluster at {kube.api.configuration.host}: {describe_error(exc)}"
             ) from exc
 
     async def _start_endpoints(self) -> None:
@@ -281,16 +279,16 @@ class ControllerManager:
         except ValueError as exc:
             raise SettingsError(f"invalid setting controllerManager.leaderElection: {exc}") from exc
 
-    def _elector(self, api: client.ApiClient) -> LeaderElector | None:
+    def _elector(self, kube: Kube) -> LeaderElector | None:
         if self._election is None:
             return None
         lease = self.settings.controller_manager.leader_election.lease_name
         return LeaderElector(
-            KubernetesLeaseStore(api, self.settings.namespace, lease), self._election
+            KubernetesLeaseStore(kube, self.settings.namespace, lease), self._election
         )
 
-    async def _elect_and_lead(self, api: client.ApiClient, stop: asyncio.Event) -> int:
-        elector = self._elector(api)
+    async def _elect_and_lead(self, kube: Kube, stop: asyncio.Event) -> int:
+        elector = self._elector(kube)
         if elector is not None:
             lease = self.settings.controller_manager.leader_election.lease_name
             logger.info("waiting for lease %s/%s", self.settings.namespace, lease)

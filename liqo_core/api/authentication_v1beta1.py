@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field
 
 from liqo_core.api.base import IMMUTABLE, ApiModel, cel, validations
 from liqo_core.api.common import IngressType, LoadBalancerType, StorageType
+from liqo_core.api.conditions import Condition
 from liqo_core.api.meta import LocalObjectReference
 from liqo_core.api.resource import AGE_COLUMN, CRDInfo, CustomResource, PrinterColumn
 from liqo_core.api.types import Base64, ClusterID, ResourceList, Time
@@ -76,6 +77,9 @@ class TenantStatus(ApiModel):
     """Tenant namespace created for the consumer."""
     auth_params: AuthParams | None = None
     """Credentials issued to the consumer's control plane."""
+    conditions: list[Condition] | None = None
+    """Outcome of the handshake: condition ``HandshakeVerified`` (``False`` names the reason
+    a Tenant was refused). Not in upstream Liqo, whose Tenant reports refusals in events only."""
 
 
 class Tenant(CustomResource):

@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import kopf
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.config.config_exception import ConfigException
+
+if TYPE_CHECKING:
+    import kopf
 
 _IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 _DEFAULT_KUBECONFIG = Path("~/.kube/config")
@@ -56,15 +59,12 @@ async def load_configuration(target: KubeTarget) -> client.Configuration:
     return configuration
 
 
-async def new_api_client(target: KubeTarget) -> client.ApiClient:
-    """An asynchronous API client for ``target``; close it with ``await api.close()``."""
-    return client.ApiClient(configuration=await load_configuration(target))
-
-
 def connection_info(
     configuration: client.Configuration, default_namespace: str | None = None
 ) -> kopf.ConnectionInfo:
     """Translate a client configuration (server, CA, client certificate or token) for kopf."""
+    import kopf  # only the operator needs it: tools and the sandbox stay lighter
+
     scheme: str | None = None
     token: str | None = None
     header = configuration.api_key.get("BearerToken") or configuration.api_key.get("authorization")

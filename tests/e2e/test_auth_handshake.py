@@ -506,8 +506,9 @@ def _refused(peering: Peering, tenant: dict[str, Any], reason: str) -> None:
     [event] = [e for e in p.events(namespace, name) if e.reason == reason]
     assert event.type == "Warning"
     obj = p.tenant(namespace, name) or {}
-    failure = obj["metadata"]["annotations"]["tenant.liqo.io/handshake-failure"]
-    assert failure.startswith(f"{reason}: ")
+    [condition] = [c for c in obj["status"]["conditions"] if c["type"] == "HandshakeVerified"]
+    assert (condition["status"], condition["reason"]) == ("False", reason)
+    assert condition["message"]
     assert not (obj.get("status") or {}).get("authParams")
     assert p.secret_data(namespace, "liqo-remote-certificate") is None
     bindings = client.RbacAuthorizationV1Api(p.api)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from liqo_core.kube import Kube, KubeError, KubeTarget
 from liqo_core.testing.clusters import ClusterHandle
 from liqo_core.testing.sandbox.informer import Informer
-from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +18,9 @@ pytestmark = pytest.mark.e2e
 async def test_informer_sees_adds_updates_and_deletes(
     kube_cluster: ClusterHandle, namespace: str
 ) -> None:
-    kube = await Kube.from_kubeconfig(str(kube_cluster.kubeconfig))
+    kube = await Kube.from_target(
+        KubeTarget(kubeconfig=Path(kube_cluster.kubeconfig)), request_timeout=30.0
+    )
     informer = Informer(kube, f"/api/v1/namespaces/{namespace}/configmaps")
     seen: list[tuple[str, str, int]] = []
     changed = asyncio.Event()

@@ -19,13 +19,13 @@ from urllib.parse import urlparse
 
 import yaml
 
+from liqo_core.kube import Kube, KubeError, KubeTarget
 from liqo_core.testing.sandbox import apiproxy
 from liqo_core.testing.sandbox.daemonsets import DaemonSetController
 from liqo_core.testing.sandbox.deployments import DeploymentController
 from liqo_core.testing.sandbox.hollow import HollowKubelet
 from liqo_core.testing.sandbox.informer import Informer
 from liqo_core.testing.sandbox.ipam import PodIPAllocator
-from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
 from liqo_core.testing.sandbox.netns import PodNetwork
 from liqo_core.testing.sandbox.nodes import NodeHeartbeat
 from liqo_core.testing.sandbox.replicasets import ReplicaSetController
@@ -91,7 +91,9 @@ class ClusterAgent:
 
     async def start(self) -> None:
         """Register nodes, publish the cluster info and start every component."""
-        kube = self.kube = await Kube.from_kubeconfig(self.info.kubeconfig)
+        kube = self.kube = await Kube.from_target(
+            KubeTarget(kubeconfig=Path(self.info.kubeconfig)), request_timeout=30.0
+        )
         heartbeat = NodeHeartbeat(kube, self.info.nodes)
         await heartbeat.register()
         await self._publish_info(kube)

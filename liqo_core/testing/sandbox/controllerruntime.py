@@ -10,8 +10,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from liqo_core.kube import Kube, KubeError
 from liqo_core.testing.sandbox.informer import Informer, WorkQueue
-from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
 from liqo_core.testing.sandbox.ownership import controller_of, is_controlled_by, pod_from_template
 
 JSON = dict[str, Any]

@@ -14,6 +14,7 @@ import functools
 import logging
 from typing import Any
 
+from liqo_core.kube import Kube
 from liqo_core.testing.sandbox import scheduling
 from liqo_core.testing.sandbox.controllerruntime import (
     create_pod,
@@ -26,7 +27,6 @@ from liqo_core.testing.sandbox.controllerruntime import (
     status_unchanged,
 )
 from liqo_core.testing.sandbox.informer import Informer, WorkQueue, object_key
-from liqo_core.testing.sandbox.kubeclient import Kube
 from liqo_core.testing.sandbox.ownership import pod_active, pod_ready, template_hash
 
 JSON = dict[str, Any]

@@ -12,6 +12,7 @@ import copy
 import logging
 from typing import Any
 
+from liqo_core.kube import Kube, KubeError
 from liqo_core.testing.sandbox.controllerruntime import (
     owned_by,
     owner_key,
@@ -21,7 +22,6 @@ from liqo_core.testing.sandbox.controllerruntime import (
     status_unchanged,
 )
 from liqo_core.testing.sandbox.informer import Informer, WorkQueue, object_key
-from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
 from liqo_core.testing.sandbox.ownership import owner_reference, set_condition, template_hash
 
 JSON = dict[str, Any]

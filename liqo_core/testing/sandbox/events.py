@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
+from liqo_core.kube import Kube, KubeError
 from liqo_core.testing.sandbox.timeutil import now
 
 JSON = dict[str, Any]

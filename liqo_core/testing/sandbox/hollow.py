@@ -13,6 +13,7 @@ import hashlib
 import logging
 from typing import Any
 
+from liqo_core.kube import Kube
 from liqo_core.testing.sandbox import events, podstatus
 from liqo_core.testing.sandbox.controllerruntime import (
     patch_status,
@@ -21,7 +22,6 @@ from liqo_core.testing.sandbox.controllerruntime import (
 )
 from liqo_core.testing.sandbox.informer import Informer, WorkQueue, object_key
 from liqo_core.testing.sandbox.ipam import PodIPAllocator
-from liqo_core.testing.sandbox.kubeclient import Kube
 from liqo_core.testing.sandbox.netns import NetnsError, PodNetwork
 from liqo_core.testing.sandbox.nodes import NodeSpec
 from liqo_core.testing.sandbox.scope import runs_as_process, wants_netns

@@ -8,7 +8,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
+from liqo_core.kube import Kube, KubeError
 
 JSON = dict[str, Any]
 Handler = Callable[[str, JSON], None]

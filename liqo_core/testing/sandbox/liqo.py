@@ -22,7 +22,7 @@ import liqo_core
 from liqo_core._runtime.errors import LiqoError
 from liqo_core._runtime.plugins import LiqoRuntime, load_runtime
 from liqo_core._runtime.settings import LiqoSettings, load_settings
-from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
+from liqo_core.kube import Kube, KubeError
 from liqo_core.testing.sandbox.scope import NETNS_ANNOTATION
 from liqo_core.testing.sandbox.state import ClusterInfo
 

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
+from liqo_core.kube import Kube, KubeError
 from liqo_core.testing.sandbox.timeutil import now, now_micro
 
 JSON = dict[str, Any]

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from liqo_core.kube import KubeError
 from liqo_core.testing.sandbox import events, mountns, podenv, podstatus
 from liqo_core.testing.sandbox.backoff import RestartBackoff
 from liqo_core.testing.sandbox.hollow import container_id
-from liqo_core.testing.sandbox.kubeclient import KubeError
 from liqo_core.testing.sandbox.netns import NETNS_DIR, NetnsError
 from liqo_core.testing.sandbox.probes import run_probe
 from liqo_core.testing.sandbox.scope import wants_netns

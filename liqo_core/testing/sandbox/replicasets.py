@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from liqo_core.kube import Kube
 from liqo_core.testing.sandbox.controllerruntime import (
     create_pod,
     owned_by,
@@ -16,7 +17,6 @@ from liqo_core.testing.sandbox.controllerruntime import (
     status_unchanged,
 )
 from liqo_core.testing.sandbox.informer import Informer, WorkQueue, object_key
-from liqo_core.testing.sandbox.kubeclient import Kube
 from liqo_core.testing.sandbox.ownership import pod_active, pod_ready, selector_matches
 
 JSON = dict[str, Any]

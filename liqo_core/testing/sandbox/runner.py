@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from liqo_core.kube import Kube, KubeError
 from liqo_core.testing.sandbox.controllerruntime import run_when_synced
 from liqo_core.testing.sandbox.informer import Informer, WorkQueue, object_key
 from liqo_core.testing.sandbox.ipam import PodIPAllocator
-from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
 from liqo_core.testing.sandbox.netns import PodNetwork
 from liqo_core.testing.sandbox.nodes import NodeSpec
 from liqo_core.testing.sandbox.podworker import PodWorker

@@ -6,6 +6,7 @@ import logging
 from collections import Counter
 from typing import Any
 
+from liqo_core.kube import Kube, KubeError
 from liqo_core.testing.sandbox import events, scheduling
 from liqo_core.testing.sandbox.controllerruntime import (
     patch_status,
@@ -13,7 +14,6 @@ from liqo_core.testing.sandbox.controllerruntime import (
     status_path,
 )
 from liqo_core.testing.sandbox.informer import Informer, WorkQueue, object_key
-from liqo_core.testing.sandbox.kubeclient import Kube, KubeError
 from liqo_core.testing.sandbox.timeutil import now
 
 JSON = dict[str, Any]

@@ -18,16 +18,10 @@ from typing import TypeVar
 import pytest
 from kubernetes_asyncio import client
 from liqo_auth.replication import logic
-from liqo_auth.replication.reflector import (
-    Reflector,
-    WatchExpiredError,
-    call,
-    get_or_none,
-    watch_stream,
-)
+from liqo_auth.replication.reflector import Reflector
 
 from liqo_core.api import consts
-from liqo_core.kube import KubeTarget, new_api_client
+from liqo_core.kube import Kube, KubeTarget, WatchExpiredError
 from liqo_core.testing.clusters import ClusterHandle
 
 T = TypeVar("T")
@@ -49,12 +43,12 @@ def cluster(kube_cluster: ClusterHandle) -> ClusterHandle:
 
 
 @pytest.fixture
-async def api(cluster: ClusterHandle) -> AsyncIterator[client.ApiClient]:
-    api_client = await new_api_client(KubeTarget(kubeconfig=cluster.kubeconfig))
+async def api(cluster: ClusterHandle) -> AsyncIterator[Kube]:
+    kube = await Kube.from_target(KubeTarget(kubeconfig=cluster.kubeconfig))
     try:
-        yield api_client
+        yield kube
     finally:
-        await api_client.close()
+        await kube.close()
 
 
 async def eventually(what: str, probe: Callable[[], Awaitable[T | None]]) -> T:
@@ -77,15 +71,15 @@ def namespace(cluster: ClusterHandle) -> str:
 
 
 async def test_a_watch_from_a_compacted_version_asks_for_a_new_list(
-    api: client.ApiClient,
+    api: Kube,
 ) -> None:
     with pytest.raises(WatchExpiredError):
-        async for _event in watch_stream(api, RENEW.path(None), "a=b", "1"):
+        async for _event in api.watch(RENEW.path(None), "1", label_selector="a=b"):
             pass
 
 
 async def test_copies_reports_foreign_objects_and_converges_after_a_restart(
-    cluster: ClusterHandle, api: client.ApiClient
+    cluster: ClusterHandle, api: Kube
 ) -> None:
     local_ns, remote_ns = namespace(cluster), namespace(cluster)
     peer, local_id = f"peer-{uuid.uuid4().hex[:6]}", f"local-{uuid.uuid4().hex[:6]}"
@@ -113,15 +107,13 @@ async def test_copies_reports_foreign_objects_and_converges_after_a_restart(
         "metadata": {"name": "shared-name", "namespace": remote_ns},
         "spec": {"consumerClusterID": "someone", "identityType": "ControlPlane"},
     }
-    await call(api, "POST", RENEW.path(remote_ns), foreign)
-    await call(
-        api,
+    await api.request("POST", RENEW.path(remote_ns), foreign)
+    await api.request(
         "POST",
         RENEW.path(local_ns),
         {**foreign, "metadata": {"name": "shared-name", "namespace": local_ns, "labels": labels}},
     )
-    await call(
-        api,
+    await api.request(
         "POST",
         NAMESPACE_MAP.path(local_ns),
         {
@@ -134,9 +126,7 @@ async def test_copies_reports_foreign_objects_and_converges_after_a_restart(
 
     task = start()
     try:
-        copy = await eventually(
-            "the copy", lambda: get_or_none(api, NAMESPACE_MAP.path(remote_ns, peer))
-        )
+        copy = await eventually("the copy", lambda: api.get(NAMESPACE_MAP.path(remote_ns, peer)))
         assert copy["metadata"]["labels"][consts.REPLICATION_ORIGIN_LABEL] == local_id
         assert copy["spec"] == {"desiredMapping": {"a": "b"}}
 
@@ -144,7 +134,7 @@ async def test_copies_reports_foreign_objects_and_converges_after_a_restart(
             return any(reason == "ReplicationConflict" for reason, _ in reports)
 
         await eventually("a conflict report", conflict)
-        renew = await get_or_none(api, RENEW.path(remote_ns, "shared-name"))
+        renew = await api.get(RENEW.path(remote_ns, "shared-name"))
         assert renew is not None
         assert renew["spec"]["consumerClusterID"] == "someone"
         assert consts.REPLICATION_ORIGIN_LABEL not in (renew["metadata"].get("labels") or {})
@@ -154,16 +144,16 @@ async def test_copies_reports_foreign_objects_and_converges_after_a_restart(
             await task
 
     # Deleted while no reflector runs: the finalizer holds it until a new one converges.
-    await call(api, "DELETE", NAMESPACE_MAP.path(local_ns, peer))
-    held = await get_or_none(api, NAMESPACE_MAP.path(local_ns, peer))
+    await api.request("DELETE", NAMESPACE_MAP.path(local_ns, peer))
+    held = await api.get(NAMESPACE_MAP.path(local_ns, peer))
     assert held is not None
     assert held["metadata"]["finalizers"] == [consts.CRD_REPLICATOR_RESOURCE_FINALIZER]
     task = start()
     try:
 
         async def both_gone() -> bool:
-            local = await get_or_none(api, NAMESPACE_MAP.path(local_ns, peer))
-            remote = await get_or_none(api, NAMESPACE_MAP.path(remote_ns, peer))
+            local = await api.get(NAMESPACE_MAP.path(local_ns, peer))
+            remote = await api.get(NAMESPACE_MAP.path(remote_ns, peer))
             return local is None and remote is None
 
         await eventually("the object and its copy gone", both_gone)
@@ -174,7 +164,7 @@ async def test_copies_reports_foreign_objects_and_converges_after_a_restart(
 
 
 async def test_an_unreachable_peer_is_reported_without_credentials(
-    cluster: ClusterHandle, api: client.ApiClient
+    cluster: ClusterHandle, api: Kube
 ) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -189,7 +179,7 @@ async def test_an_unreachable_peer_is_reported_without_credentials(
             remote_namespace="tenant",
             local_cluster_id=f"local-{uuid.uuid4().hex[:6]}",
             local=api,
-            remote=unreachable,
+            remote=Kube(unreachable),
             report=lambda reason, message: reports.append((reason, message)),
         )
         task = asyncio.create_task(reflector.run())

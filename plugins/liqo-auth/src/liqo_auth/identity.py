@@ -17,7 +17,7 @@ import yaml
 
 from liqo_auth import crypto
 from liqo_auth.keys import read_private_key
-from liqo_auth.kube import Api, operator_api, secrets_path
+from liqo_auth.kube import operator_api, secrets_path
 from liqo_auth.names import KUBECONFIG_KEY, KUBECONFIG_SECRET_PREFIX
 from liqo_auth.reconcile import Requeue, with_retries
 from liqo_core import LiqoSettings
@@ -27,6 +27,7 @@ from liqo_core.api.consts import (
     REMOTE_CLUSTER_ID_LABEL,
     REMOTE_TENANT_NAMESPACE_ANNOTATION,
 )
+from liqo_core.kube import Kube
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def build_kubeconfig(spec: IdentitySpec, private_key_pem: bytes, user: str) -> s
     return str(yaml.safe_dump(config, sort_keys=False))
 
 
-async def reconcile(api: Api, settings: LiqoSettings, namespace: str, name: str) -> bool:
+async def reconcile(api: Kube, settings: LiqoSettings, namespace: str, name: str) -> bool:
     """Write the Identity's kubeconfig Secret; return whether it changed."""
     identity = await api.get(identities_path(namespace, name))
     if identity is None or identity["metadata"].get("deletionTimestamp"):

@@ -9,8 +9,9 @@ import base64
 import logging
 
 from liqo_auth import crypto
-from liqo_auth.kube import Api, secrets_path
+from liqo_auth.kube import secrets_path
 from liqo_auth.names import KEYS_SECRET, PRIVATE_KEY, PUBLIC_KEY
+from liqo_core.kube import Kube
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def key_data(*, rsa_compatible: bool) -> dict[str, str]:
     }
 
 
-async def ensure_keys(api: Api, namespace: str, *, rsa_compatible: bool) -> bool:
+async def ensure_keys(api: Kube, namespace: str, *, rsa_compatible: bool) -> bool:
     """Make sure the keys Secret holds a key pair; return whether one was generated.
 
     An existing private key is kept; a missing public key is derived from it.
@@ -69,7 +70,7 @@ async def ensure_keys(api: Api, namespace: str, *, rsa_compatible: bool) -> bool
     raise RuntimeError(f"Secret {namespace}/{KEYS_SECRET} keeps changing under us")
 
 
-async def read_private_key(api: Api, namespace: str) -> crypto.PrivateKey:
+async def read_private_key(api: Kube, namespace: str) -> crypto.PrivateKey:
     """This cluster's private key."""
     secret = await api.get(secrets_path(namespace, KEYS_SECRET))
     data = (secret or {}).get("data") or {}

@@ -16,7 +16,7 @@ import kopf
 
 from liqo_auth import crypto
 from liqo_auth.keys import read_private_key
-from liqo_auth.kube import Api, operator_api, secrets_path
+from liqo_auth.kube import operator_api, secrets_path
 from liqo_auth.names import NONCE_KEY, SIGNED_NONCE_KEY
 from liqo_auth.reconcile import with_retries
 from liqo_core import LiqoSettings
@@ -25,7 +25,7 @@ from liqo_core.api.consts import (
     SIGNED_NONCE_SECRET_LABEL,
     TENANT_NAMESPACE_LABEL,
 )
-from liqo_core.kube import api_status
+from liqo_core.kube import Kube, api_status
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-async def _patch_data(api: Api, secret: dict[str, Any], data: dict[str, str]) -> bool:
+async def _patch_data(api: Kube, secret: dict[str, Any], data: dict[str, str]) -> bool:
     """Add ``data`` if the Secret did not change since read; ``False`` on a conflict."""
     meta = secret["metadata"]
     path = secrets_path(meta["namespace"], meta["name"])
@@ -53,7 +53,7 @@ async def _patch_data(api: Api, secret: dict[str, Any], data: dict[str, str]) ->
     return True
 
 
-async def ensure_nonce(api: Api, namespace: str, name: str) -> bool:
+async def ensure_nonce(api: Kube, namespace: str, name: str) -> bool:
     """Give the nonce Secret its nonce if it has none; return whether one was written."""
     while True:
         secret = await api.get(secrets_path(namespace, name))
@@ -73,7 +73,7 @@ async def ensure_nonce(api: Api, namespace: str, name: str) -> bool:
             return True
 
 
-async def ensure_signed_nonce(api: Api, namespace: str, name: str, liqo_namespace: str) -> bool:
+async def ensure_signed_nonce(api: Kube, namespace: str, name: str, liqo_namespace: str) -> bool:
     """Sign the Secret's nonce if it is not signed yet; return whether it was signed."""
     while True:
         secret = await api.get(secrets_path(namespace, name))

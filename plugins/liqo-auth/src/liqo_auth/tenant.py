@@ -7,8 +7,8 @@ O=liqo.io`` with that same key. Then the controller signs the CSR through the Ku
 CSR API (kept in Secret ``liqo-remote-certificate``), fills the Tenant status and binds
 the consumer to the ``remote-controlplane`` (RoleBinding, tenant namespace) and
 ``virtual-kubelet-remote-clusterwide`` (ClusterRoleBinding) ClusterRoles. A refused
-handshake issues nothing: a Warning event and annotation
-:data:`HANDSHAKE_FAILURE_ANNOTATION` say why.
+handshake issues nothing: a Warning event and the status condition
+:data:`HANDSHAKE_CONDITION` (``False``, with the reason) say why.
 
 Deleting the Tenant removes the bindings and the certificate Secret, then the finalizer
 ``tenant.liqo.io/finalizer``.
@@ -21,6 +21,7 @@ import base64
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,7 +29,7 @@ from urllib.parse import quote
 import kopf
 
 from liqo_auth import crypto
-from liqo_auth.kube import Api, operator_api, secrets_path
+from liqo_auth.kube import operator_api, secrets_path
 from liqo_auth.names import (
     CERTIFICATE_KEY,
     CLIENT_SIGNER,
@@ -47,12 +48,12 @@ from liqo_auth.reconcile import Requeue, with_retries
 from liqo_core import LiqoSettings
 from liqo_core.api.authentication_v1beta1 import GROUP, VERSION, TenantSpec
 from liqo_core.api.consts import K8S_APP_NAME_LABEL, REMOTE_CLUSTER_ID_LABEL, TENANT_FINALIZER
-from liqo_core.kube import JSONObject, api_status
+from liqo_core.kube import JSONObject, Kube, api_status
 
 logger = logging.getLogger(__name__)
 
-#: Annotation on a Tenant whose handshake was refused: ``<Reason>: <message>``.
-HANDSHAKE_FAILURE_ANNOTATION = "tenant.liqo.io/handshake-failure"
+#: Status condition type telling whether the consumer's handshake was verified.
+HANDSHAKE_CONDITION = "HandshakeVerified"
 #: Label marking the bindings this controller created for a Tenant.
 MANAGED_BY_TENANT_LABEL = "tenant.liqo.io/managed"
 #: How long to wait for the signer to issue a certificate.
@@ -116,12 +117,12 @@ def verify_handshake(spec: TenantSpec, nonce: bytes | None) -> None:
 class TenantContext:
     """What one reconciliation works with."""
 
-    api: Api
+    api: Kube
     settings: LiqoSettings
     body: kopf.Body
 
 
-async def tenant_namespace_for(api: Api, consumer: str, preferred: str) -> str | None:
+async def tenant_namespace_for(api: Kube, consumer: str, preferred: str) -> str | None:
     """The consumer's tenant namespace: ``preferred`` if labelled for it, else any labelled."""
     namespaces = await api.list_items("/api/v1/namespaces", tenant_namespace_selector(consumer))
     names = sorted(ns["metadata"]["name"] for ns in namespaces)
@@ -130,7 +131,7 @@ async def tenant_namespace_for(api: Api, consumer: str, preferred: str) -> str |
     return names[0] if names else None
 
 
-async def ensure_tenant_namespace(api: Api, consumer: str, preferred: str) -> str:
+async def ensure_tenant_namespace(api: Kube, consumer: str, preferred: str) -> str:
     """Find or create the consumer's tenant namespace."""
     found = await tenant_namespace_for(api, consumer, preferred)
     if found is not None:
@@ -149,7 +150,7 @@ async def ensure_tenant_namespace(api: Api, consumer: str, preferred: str) -> st
     return name
 
 
-async def read_nonce(api: Api, namespace: str | None) -> bytes | None:
+async def read_nonce(api: Kube, namespace: str | None) -> bytes | None:
     """The nonce (as the consumer signed it) in ``namespace``'s ``liqo-nonce`` Secret."""
     if namespace is None:
         return None
@@ -159,7 +160,7 @@ async def read_nonce(api: Api, namespace: str | None) -> bytes | None:
 
 
 async def _stored_certificate(
-    api: Api, namespace: str, public_key: crypto.PublicKey
+    api: Kube, namespace: str, public_key: crypto.PublicKey
 ) -> bytes | None:
     """The stored certificate, if it is for ``public_key`` and not close to expiry."""
     secret = await api.get(secrets_path(namespace, REMOTE_CERTIFICATE_SECRET))
@@ -176,7 +177,7 @@ async def _stored_certificate(
     return pem
 
 
-async def _approve(api: Api, csr: JSONObject) -> None:
+async def _approve(api: Kube, csr: JSONObject) -> None:
     conditions = list((csr.get("status") or {}).get("conditions") or [])
     if any(c.get("type") in ("Approved", "Denied") for c in conditions):
         return
@@ -191,10 +192,10 @@ async def _approve(api: Api, csr: JSONObject) -> None:
     body = dict(csr)
     body["status"] = {**(csr.get("status") or {}), "conditions": conditions}
     name = csr["metadata"]["name"]
-    await api.call("PUT", f"{CSR_PATH}/{quote(name)}/approval", body)
+    await api.request("PUT", f"{CSR_PATH}/{quote(name)}/approval", body)
 
 
-async def _wait_certificate(api: Api, name: str) -> bytes:
+async def _wait_certificate(api: Kube, name: str) -> bytes:
     deadline = time.monotonic() + CERTIFICATE_TIMEOUT
     delay = 0.1
     while True:
@@ -216,7 +217,7 @@ async def _wait_certificate(api: Api, name: str) -> bytes:
         delay = min(delay * 2, 1.0)
 
 
-async def issue_certificate(api: Api, consumer: str, csr_pem: bytes) -> bytes:
+async def issue_certificate(api: Kube, consumer: str, csr_pem: bytes) -> bytes:
     """Sign ``csr_pem`` through the CSR API (reusing a pending request for it)."""
     request = base64.b64encode(csr_pem).decode()
     selector = f"{REMOTE_CLUSTER_ID_LABEL}={consumer}"
@@ -249,7 +250,7 @@ async def issue_certificate(api: Api, consumer: str, csr_pem: bytes) -> bytes:
     return certificate
 
 
-async def store_certificate(api: Api, namespace: str, consumer: str, certificate: bytes) -> None:
+async def store_certificate(api: Kube, namespace: str, consumer: str, certificate: bytes) -> None:
     """Write the issued certificate into ``liqo-remote-certificate``."""
     data = {CERTIFICATE_KEY: base64.b64encode(certificate).decode()}
     body = {
@@ -267,9 +268,9 @@ async def store_certificate(api: Api, namespace: str, consumer: str, certificate
         await api.merge_patch(secrets_path(namespace, REMOTE_CERTIFICATE_SECRET), {"data": data})
 
 
-async def cluster_ca(api: Api, liqo_namespace: str) -> bytes:
+async def cluster_ca(api: Kube, liqo_namespace: str) -> bytes:
     """The CA of this cluster's API server, as the controller-manager trusts it."""
-    ca_path = api.client.configuration.ssl_ca_cert
+    ca_path = api.api.configuration.ssl_ca_cert
     if ca_path:
         return await asyncio.to_thread(Path(str(ca_path)).read_bytes)
     config_map = await api.get(f"/api/v1/namespaces/{liqo_namespace}/configmaps/kube-root-ca.crt")
@@ -279,18 +280,18 @@ async def cluster_ca(api: Api, liqo_namespace: str) -> bytes:
     return str(ca).encode()
 
 
-def api_server_url(api: Api, settings: LiqoSettings) -> str:
+def api_server_url(api: Kube, settings: LiqoSettings) -> str:
     """The API server URL consumers use: the settings' override, else this client's URL."""
     override = getattr(settings.authentication, "api_server_url", None)
     if override:
         return str(override)
-    host = api.client.configuration.host
+    host = api.api.configuration.host
     if not host:
         raise Requeue("the API server URL is unknown")
     return str(host)
 
 
-async def _cluster_role(api: Api, app_name: str) -> str:
+async def _cluster_role(api: Kube, app_name: str) -> str:
     """The ClusterRole labelled ``app.kubernetes.io/name=<app_name>``.
 
     Without the right to list ClusterRoles (the chart grants only ``bind`` on the two
@@ -322,7 +323,7 @@ def _binding(kind: str, name: str, role: str, subject: str, consumer: str) -> JS
     }
 
 
-async def _apply(api: Api, collection: str, body: JSONObject) -> None:
+async def _apply(api: Kube, collection: str, body: JSONObject) -> None:
     name = body["metadata"]["name"]
     existing = await api.get(f"{collection}/{quote(name)}")
     if existing is None:
@@ -336,7 +337,7 @@ async def _apply(api: Api, collection: str, body: JSONObject) -> None:
         await api.create(collection, body)
 
 
-async def bind_consumer(api: Api, consumer: str, namespace: str | None) -> None:
+async def bind_consumer(api: Kube, consumer: str, namespace: str | None) -> None:
     """RoleBinding (User, tenant namespace) and ClusterRoleBinding (Group) for ``consumer``."""
     if namespace is not None:
         role = await _cluster_role(api, REMOTE_CONTROLPLANE_ROLE)
@@ -348,7 +349,7 @@ async def bind_consumer(api: Api, consumer: str, namespace: str | None) -> None:
     await _apply(api, CLUSTER_ROLE_BINDINGS_PATH, binding)
 
 
-async def _set_finalizer(api: Api, body: JSONObject, present: bool) -> None:
+async def _set_finalizer(api: Kube, body: JSONObject, present: bool) -> None:
     meta = body["metadata"]
     finalizers = list(meta.get("finalizers") or [])
     if (TENANT_FINALIZER in finalizers) == present:
@@ -361,23 +362,43 @@ async def _set_finalizer(api: Api, body: JSONObject, present: bool) -> None:
     await api.merge_patch(tenants_path(meta["namespace"], meta["name"]), patch)
 
 
-async def _set_failure(api: Api, body: JSONObject, failure: str | None) -> None:
+def _handshake_condition(body: JSONObject) -> JSONObject | None:
+    conditions = (body.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == HANDSHAKE_CONDITION), None)
+
+
+async def _set_handshake(
+    api: Kube, body: JSONObject, verified: bool, reason: str, message: str
+) -> bool:
+    """Record the handshake outcome; ``False`` when it was already recorded as such."""
+    current = _handshake_condition(body)
+    status = "True" if verified else "False"
+    if current is not None and (current.get("status"), current.get("reason")) == (status, reason):
+        return False
+    condition = {
+        "type": HANDSHAKE_CONDITION,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "observedGeneration": body["metadata"].get("generation"),
+        "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
     meta = body["metadata"]
-    if (meta.get("annotations") or {}).get(HANDSHAKE_FAILURE_ANNOTATION) == failure:
-        return
-    patch = {"metadata": {"annotations": {HANDSHAKE_FAILURE_ANNOTATION: failure}}}
-    await api.merge_patch(tenants_path(meta["namespace"], meta["name"]), patch)
+    path = tenants_path(meta["namespace"], meta["name"]) + "/status"
+    await api.merge_patch(path, {"status": {"conditions": [condition]}})
+    return True
 
 
-async def _set_status(api: Api, body: JSONObject, status: JSONObject) -> None:
-    if body.get("status") == status:
+async def _set_status(api: Kube, body: JSONObject, status: JSONObject) -> None:
+    current = body.get("status") or {}
+    if all(current.get(key) == value for key, value in status.items()):
         return
     meta = body["metadata"]
     path = tenants_path(meta["namespace"], meta["name"]) + "/status"
     await api.merge_patch(path, {"status": status})
 
 
-async def cleanup(api: Api, consumer: str, namespace: str) -> None:
+async def cleanup(api: Kube, consumer: str, namespace: str) -> None:
     """Remove what the controller created for ``consumer``."""
     selector = f"{REMOTE_CLUSTER_ID_LABEL}={consumer},{MANAGED_BY_TENANT_LABEL}=true"
     for binding in await api.list_items(CLUSTER_ROLE_BINDINGS_PATH, selector):
@@ -415,16 +436,16 @@ async def reconcile(ctx: TenantContext, namespace: str, name: str) -> None:
         try:
             verify_handshake(spec, nonce)
         except HandshakeRefused as refused:
-            failure = f"{refused.reason}: {refused.message}"
-            if (body["metadata"].get("annotations") or {}).get(
-                HANDSHAKE_FAILURE_ANNOTATION
-            ) != failure:
-                logger.warning("Tenant %s/%s refused: %s", namespace, name, failure)
+            if await _set_handshake(api, body, False, refused.reason, refused.message):
+                logger.warning("Tenant %s/%s refused: %s", namespace, name, refused.reason)
                 kopf.event(ctx.body, type="Warning", reason=refused.reason, message=refused.message)
-                await _set_failure(api, body, failure)
             return
         public_key = crypto.load_public_key(_decoded(spec.public_key))
-    await _set_failure(api, body, None)
+        await _set_handshake(api, body, True, "Verified", "signature and CSR match the key")
+    else:
+        await _set_handshake(
+            api, body, True, "NoHandshakeRequired", "authzPolicy TolerateNoHandshake"
+        )
 
     tenant_ns = await ensure_tenant_namespace(api, consumer, namespace)
     status: JSONObject = {"tenantNamespace": tenant_ns}

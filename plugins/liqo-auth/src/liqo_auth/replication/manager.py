@@ -16,24 +16,21 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import kopf
 import yaml
 from kubernetes_asyncio import client, config
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from liqo_auth.replication import logic
 from liqo_auth.replication.reflector import (
+    REQUEST_TIMEOUT,
     TRANSIENT_ERRORS,
     Backoff,
     Reflector,
-    call,
-    get_or_none,
     set_finalizer,
 )
 from liqo_core.api import consts
-from liqo_core.kube import KubeTarget, describe_error, new_api_client
+from liqo_core.kube import Kube, KubeError, KubeTarget, describe_error
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +77,7 @@ def secret_target(body: Mapping[str, Any]) -> Target | None:
     return Target(peer, remote_ns, kubeconfig)
 
 
-async def remote_api_client(kubeconfig: bytes) -> client.ApiClient:
+async def remote_api_client(kubeconfig: bytes) -> Kube:
     """A client for the peer from a kubeconfig held in memory."""
     try:
         document = yaml.safe_load(kubeconfig)
@@ -94,7 +91,7 @@ async def remote_api_client(kubeconfig: bytes) -> client.ApiClient:
         raise InvalidKubeconfigError(
             f"key kubeconfig cannot be loaded ({type(exc).__name__})"
         ) from None
-    return client.ApiClient(configuration=configuration)
+    return Kube(client.ApiClient(configuration=configuration), request_timeout=REQUEST_TIMEOUT)
 
 
 class ReplicationManager:
@@ -171,8 +168,8 @@ class ReplicationManager:
                 report(reason, message)
 
         while True:
-            local: client.ApiClient | None = None
-            remote: client.ApiClient | None = None
+            local: Kube | None = None
+            remote: Kube | None = None
             started = loop.time()
             try:
                 local = await self._local_api()
@@ -202,16 +199,16 @@ class ReplicationManager:
                 backoff.reset()
             await asyncio.sleep(backoff.next_delay())
 
-    async def _local_api(self) -> client.ApiClient:
+    async def _local_api(self) -> Kube:
         """A client for the local cluster, with the operator's credentials."""
         if self.local_target is None:
             raise RuntimeError("no local cluster yet: on_event() sets it")
-        return await new_api_client(self.local_target)
+        return await Kube.from_target(self.local_target, request_timeout=REQUEST_TIMEOUT)
 
-    async def _ensure_secret_finalizer(self, api: client.ApiClient, body: kopf.Body) -> None:
+    async def _ensure_secret_finalizer(self, api: Kube, body: kopf.Body) -> None:
         """Finalizer ``crdreplicator.liqo.io/operator`` on the Secret before reflecting."""
         path = _secret_path(body)
-        current = await get_or_none(api, path)
+        current = await api.get(path)
         if current is not None and not logic.deleting(current):
             await set_finalizer(api, path, current, consts.CRD_REPLICATOR_OPERATOR_FINALIZER, True)
 
@@ -224,24 +221,23 @@ class ReplicationManager:
                 if target is not None:
                     await self._release_local_objects(api, target.peer)
                 path = _secret_path(body)
-                current = await get_or_none(api, path)
+                current = await api.get(path)
                 if current is not None:
                     await set_finalizer(
                         api, path, current, consts.CRD_REPLICATOR_OPERATOR_FINALIZER, False
                     )
                 logger.info("stopped replication for Secret %s/%s", *_key(body))
                 return
-            except (ApiException, *TRANSIENT_ERRORS) as exc:
+            except (KubeError, *TRANSIENT_ERRORS) as exc:
                 logger.warning("cannot release Secret %s/%s: %s", *_key(body), describe_error(exc))
             finally:
                 await api.close()
             await asyncio.sleep(backoff.next_delay())
 
-    async def _release_local_objects(self, api: client.ApiClient, peer: str) -> None:
+    async def _release_local_objects(self, api: Kube, peer: str) -> None:
         for kind in logic.REPLICATED_KINDS:
-            query = urlencode({"labelSelector": logic.local_selector(peer)})
-            listing = await call(api, "GET", f"{kind.path(None)}?{query}")
-            for item in listing.get("items") or []:
+            items = await api.list_items(kind.path(None), logic.local_selector(peer))
+            for item in items:
                 metadata = item["metadata"]
                 path = kind.path(metadata["namespace"], metadata["name"])
                 await set_finalizer(

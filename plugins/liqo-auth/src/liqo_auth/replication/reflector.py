@@ -11,20 +11,16 @@ so a restart anywhere converges without duplicates.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
-from urllib.parse import urlencode
+from collections.abc import Callable
 
 import aiohttp
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from liqo_auth.replication import logic
 from liqo_auth.replication.logic import JSONObject, Kind
 from liqo_core.api import consts
-from liqo_core.kube import describe_error
+from liqo_core.kube import Kube, KubeError, WatchExpiredError, describe_error
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +32,6 @@ WATCH_SECONDS = 120
 
 #: Failures worth a retry: network, timeouts, undecodable answers.
 TRANSIENT_ERRORS = (OSError, TimeoutError, ValueError, aiohttp.ClientError)
-
-
-class WatchExpiredError(Exception):
-    """The watch's resourceVersion is too old (HTTP 410): list again."""
 
 
 class AuthenticationError(Exception):
@@ -63,42 +55,8 @@ class Backoff:
         self.failures = 0
 
 
-async def call(
-    api: client.ApiClient,
-    method: str,
-    path: str,
-    body: JSONObject | None = None,
-    content_type: str = "application/json",
-) -> JSONObject:
-    """One JSON request with a deadline; non-2xx answers raise ``ApiException``."""
-    async with asyncio.timeout(REQUEST_TIMEOUT):
-        result = await api.call_api(
-            path,
-            method,
-            header_params={"Accept": "application/json", "Content-Type": content_type},
-            body=body,
-            response_types_map={200: "object", 201: "object", 202: "object"},
-            auth_settings=["BearerToken"],
-            _return_http_data_only=True,
-        )
-    return dict(result) if isinstance(result, dict) else {}
-
-
-async def get_or_none(api: client.ApiClient, path: str) -> JSONObject | None:
-    try:
-        return await call(api, "GET", path)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
-async def merge_patch(api: client.ApiClient, path: str, patch: JSONObject) -> JSONObject:
-    return await call(api, "PATCH", path, patch, "application/merge-patch+json")
-
-
 async def set_finalizer(
-    api: client.ApiClient, path: str, obj: JSONObject, finalizer: str, present: bool
+    kube: Kube, path: str, obj: JSONObject, finalizer: str, present: bool
 ) -> JSONObject:
     """Add or remove ``finalizer`` (optimistic: fails with 409 on a concurrent change)."""
     updated = logic.with_finalizer(obj, finalizer, present)
@@ -111,46 +69,7 @@ async def set_finalizer(
             "resourceVersion": metadata.get("resourceVersion"),
         }
     }
-    return await merge_patch(api, path, patch)
-
-
-async def watch_stream(
-    api: client.ApiClient, path: str, selector: str, resource_version: str
-) -> AsyncIterator[JSONObject]:
-    """The events of one watch request; raises ``WatchExpiredError`` on 410."""
-    query = [
-        ("watch", "true"),
-        ("labelSelector", selector),
-        ("resourceVersion", resource_version),
-        ("allowWatchBookmarks", "true"),
-        ("timeoutSeconds", str(WATCH_SECONDS)),
-    ]
-    response = await api.call_api(
-        path,
-        "GET",
-        query_params=query,
-        header_params={"Accept": "application/json"},
-        auth_settings=["BearerToken"],
-        _preload_content=False,
-        _request_timeout=WATCH_SECONDS + 30,
-    )
-    try:
-        if response.status == 410:
-            raise WatchExpiredError()
-        if response.status != 200:
-            raise ApiException(status=response.status, reason=response.reason)
-        async for line in response.content:
-            if not line.strip():
-                continue
-            event = json.loads(line)
-            if event.get("type") == "ERROR":
-                status = event.get("object") or {}
-                if status.get("code") == 410:
-                    raise WatchExpiredError()
-                raise ApiException(status=status.get("code") or 500, reason=status.get("reason"))
-            yield event
-    finally:
-        response.release()
+    return await kube.merge_patch(path, patch)
 
 
 class Reflector:
@@ -162,8 +81,8 @@ class Reflector:
         peer: str,
         remote_namespace: str,
         local_cluster_id: str,
-        local: client.ApiClient,
-        remote: client.ApiClient,
+        local: Kube,
+        remote: Kube,
         report: Callable[[str, str], None],
         kinds: tuple[Kind, ...] = logic.REPLICATED_KINDS,
     ) -> None:
@@ -211,14 +130,13 @@ class Reflector:
         self._problems.pop(where, None)
 
     async def _list_watch(
-        self, side: str, api: client.ApiClient, kind: Kind, path: str, selector: str
+        self, side: str, kube: Kube, kind: Kind, path: str, selector: str
     ) -> None:
         backoff = Backoff()
         where = f"{side}-{kind.plural}"
         while True:
             try:
-                query = urlencode({"labelSelector": selector})
-                listing = await call(api, "GET", f"{path}?{query}")
+                listing = await kube.request("GET", path, query={"labelSelector": selector})
                 version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
                 names: set[str] = set()
                 for item in listing.get("items") or []:
@@ -233,8 +151,16 @@ class Reflector:
                 backoff.reset()
                 self._solved(where)
                 while True:
-                    async for event in watch_stream(api, path, selector, version):
+                    async for event in kube.watch(
+                        path, version, label_selector=selector, timeout_seconds=WATCH_SECONDS
+                    ):
                         obj = event.get("object") or {}
+                        if event.get("type") == "ERROR":
+                            reason, message = (
+                                str(obj.get("reason") or ""),
+                                str(obj.get("message") or ""),
+                            )
+                            raise KubeError(obj.get("code") or 500, reason, message)
                         version = str(obj.get("metadata", {}).get("resourceVersion") or version)
                         if event.get("type") == "BOOKMARK":
                             continue
@@ -246,7 +172,7 @@ class Reflector:
                         self._observe(side, kind, obj)
             except WatchExpiredError:
                 logger.info("%s %s watch expired, listing again", side, kind.plural)
-            except ApiException as exc:
+            except KubeError as exc:
                 if exc.status == 401:
                     raise AuthenticationError(f"{side} cluster rejected the credentials") from None
                 self._failed(where, side, kind, exc)
@@ -295,7 +221,7 @@ class Reflector:
             kind, name = key
             try:
                 await self.reconcile(kind, name)
-            except ApiException as exc:
+            except KubeError as exc:
                 if exc.status == 401:
                     raise AuthenticationError("a cluster rejected the credentials") from None
                 self._retry(loop, key, exc)
@@ -324,9 +250,9 @@ class Reflector:
         """Bring the local object ``name`` and its remote copy in line."""
         namespace = self._namespaces.get((kind, name))
         local_path = kind.path(namespace, name) if namespace else None
-        local = await get_or_none(self.local, local_path) if local_path else None
+        local = await self.local.get(local_path) if local_path else None
         remote_path = kind.path(self.remote_namespace, name)
-        remote = await get_or_none(self.remote, remote_path)
+        remote = await self.remote.get(remote_path)
         foreign = remote is not None and not logic.is_our_copy(remote, self.local_cluster_id)
         if foreign:
             remote = None  # not ours: never written nor deleted
@@ -341,11 +267,7 @@ class Reflector:
         if not live:
             if remote is not None:
                 if not logic.deleting(remote):
-                    try:
-                        await call(self.remote, "DELETE", remote_path)
-                    except ApiException as exc:
-                        if exc.status != 404:
-                            raise
+                    await self.remote.delete(remote_path)
                     logger.info("deleted %s %s on %s", kind.kind, name, self.peer)
                 return  # the remote DELETED event brings us back to drop the finalizer
             if local is not None and local_path is not None:
@@ -361,14 +283,14 @@ class Reflector:
         )
         desired = logic.desired_remote(local, kind, self.local_cluster_id, self.remote_namespace)
         if remote is None:
-            remote = await call(self.remote, "POST", kind.path(self.remote_namespace), desired)
+            remote = await self.remote.request("POST", kind.path(self.remote_namespace), desired)
             logger.info("created %s %s on %s", kind.kind, name, self.peer)
         else:
             updated = logic.remote_update(remote, desired)
             if updated is not None:
-                remote = await call(self.remote, "PUT", remote_path, updated)
+                remote = await self.remote.request("PUT", remote_path, updated)
                 logger.info("updated %s %s on %s", kind.kind, name, self.peer)
         with_status = logic.status_update(local, remote)
         if with_status is not None:
-            await call(self.local, "PUT", kind.path(namespace, name, "status"), with_status)
+            await self.local.request("PUT", kind.path(namespace, name, "status"), with_status)
             logger.info("copied the status of %s %s from %s", kind.kind, name, self.peer)
