@@ -28,9 +28,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
+import importlib.metadata
 import json
 import os
 import sys
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -89,11 +92,29 @@ def command(spec: MountSpec, argv: Sequence[str]) -> list[str]:
 
 
 def image_paths(env: dict[str, str]) -> tuple[str, ...]:
-    """The host paths a container's software comes from: the venv, the Python installation
-    and ``PYTHONPATH``."""
+    """The host paths a container's software comes from: the venv, the Python installation,
+    the source trees of editable installs and ``PYTHONPATH``."""
     paths = [sys.prefix, sys.base_prefix, os.path.dirname(sys.executable)]
+    paths += editable_sources()
     paths += [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     return tuple(dict.fromkeys(os.path.realpath(p) for p in paths))
+
+
+@functools.cache
+def editable_sources() -> tuple[str, ...]:
+    """Project directories of editable installs (``pip install -e``), which live outside
+    the venv: their ``direct_url.json`` (PEP 610) names them."""
+    found: list[str] = []
+    for dist in importlib.metadata.distributions():
+        text = dist.read_text("direct_url.json")
+        try:
+            info = json.loads(text) if text else {}
+        except ValueError:
+            continue
+        url = str(info.get("url", ""))
+        if (info.get("dir_info") or {}).get("editable") and url.startswith("file://"):
+            found.append(urllib.parse.unquote(urllib.parse.urlparse(url).path))
+    return tuple(found)
 
 
 class SetupError(Exception):

@@ -80,3 +80,12 @@ def test_setup_failure_is_reported(tmp_path: Path) -> None:
     result = run(spec, "true")
     assert result.returncode == mountns.EXIT_SETUP_FAILED
     assert "cannot set up the container's mounts" in result.stderr
+
+
+def test_editable_install_sources_stay_visible() -> None:
+    """An emptyDir over a directory holding the editable checkout (e.g. a clone under /tmp)
+    must not hide the code the container runs: its project directory is kept visible."""
+    import liqo_core
+
+    project = os.path.realpath(Path(liqo_core.__file__).resolve().parents[1])
+    assert project in mountns.image_paths({})
