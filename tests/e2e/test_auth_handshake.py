@@ -16,18 +16,17 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import helm_python as helm
 import pytest
 import yaml
+from e2e_support import free_port, wait_for
 from kubernetes import client
 from liqo_auth import crypto, forge
 
@@ -40,25 +39,6 @@ CHART_DIR = REPO / "charts" / "liqo"
 CRD_DIR = CHART_DIR / "crds"
 BIN = Path(sys.executable).parent
 ROLE_NAMES = {"remote-controlplane", "virtual-kubelet-remote-clusterwide"}
-T = TypeVar("T")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _chart_objects() -> list[dict[str, Any]]:
@@ -141,7 +121,7 @@ class Side:
         command = [
             *(str(BIN / "liqo"), "controller-manager", "--config", str(self.config)),
             *("--kubeconfig", str(self.manager_kubeconfig), "--no-leader-elect"),
-            *("--health-port", str(_free_port()), "--metrics-port", str(_free_port())),
+            *("--health-port", str(free_port()), "--metrics-port", str(free_port())),
             *("--bind-address", "127.0.0.1", "--identity", self.cluster_id),
         ]
         with self.log.open("ab") as sink:

@@ -13,45 +13,25 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
+from e2e_support import free_port, wait_for
 
 from liqo_core.testing.clusters import ClusterHandle
 
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
-T = TypeVar("T")
 SLICES = "resourceslices.authentication.liqo.io"
 RESOURCE_FINALIZER = "crdreplicator.liqo.io/resource"
 OPERATOR_FINALIZER = "crdreplicator.liqo.io/operator"
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def apply_crds(cluster: ClusterHandle) -> None:
@@ -206,7 +186,7 @@ class Peering:
             *(str(BIN / "liqo"), "controller-manager", "--config", str(config)),
             *("--kubeconfig", str(self.consumer.kubeconfig), "--no-leader-elect"),
             *("--cluster-id", self.consumer_id, "--namespace", self.liqo_ns),
-            *("--health-port", str(_free_port()), "--metrics-port", str(_free_port())),
+            *("--health-port", str(free_port()), "--metrics-port", str(free_port())),
             *("--bind-address", "127.0.0.1"),
         ]
         with self.log.open("ab") as sink:
