@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -10,23 +9,21 @@ from urllib.parse import urlencode
 import orjson
 from kubernetes import client
 
+from liqo_core.testing.waiting import wait_for as kit_wait_for
+
 T = TypeVar("T")
 
 
 def wait_for(fn: Callable[[], T | None], timeout: float = 20.0, interval: float = 0.05) -> T:
-    """Poll ``fn`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
+    """Poll ``fn`` until it returns something truthy (an API error counts as not yet)."""
+
+    def probe() -> T | None:
         try:
-            last = fn()
-        except client.ApiException as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}")
+            return fn()
+        except client.ApiException:
+            return None
+
+    return kit_wait_for(probe, timeout=timeout, interval=interval)
 
 
 def status_of(exc: client.ApiException) -> dict[str, Any]:

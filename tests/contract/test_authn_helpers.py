@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +19,9 @@ from cryptography.x509.oid import NameOID
 from kubernetes import client, config
 
 from liqo_core.testing.clusters import ClusterHandle
+from liqo_core.testing.waiting import wait_for
 
-
-def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll ``check`` until truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        time.sleep(0.05)
+__all__ = ["wait_for"]  # re-exported for the contract tests
 
 
 def cluster_entry(cluster: ClusterHandle) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable
 from typing import TypeVar
+
+from liqo_core.testing.waiting import wait_for as kit_wait_for
 
 T = TypeVar("T")
 
@@ -13,15 +14,8 @@ T = TypeVar("T")
 def wait_for(
     what: str, probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1
 ) -> T:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+    """``liqo_core.testing.waiting.wait_for`` with the description first, as e2e tests read."""
+    return kit_wait_for(probe, timeout=timeout, interval=interval, what=what)
 
 
 def free_port() -> int:

@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
+from e2e_support import free_port
+from e2e_support import wait_for as e2e_wait_for
 
 from liqo_core.testing.clusters import ClusterHandle
 
@@ -60,22 +62,9 @@ def marker_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
+    """The shared e2e wait, with this file's longer default (subprocess replicas start slowly)."""
+    return e2e_wait_for(what, probe, timeout, interval=0.2)
 
 
 @dataclass
@@ -149,7 +138,7 @@ class Replicas:
         health_port: int | None = None,
         env: dict[str, str] | None = None,
     ) -> Replica:
-        health, metrics = health_port or _free_port(), _free_port()
+        health, metrics = health_port or free_port(), free_port()
         environment = {k: v for k, v in os.environ.items() if not k.startswith("LIQO_")}
         environment.update(env or {})
         path = [str(self.site), environment.get("PYTHONPATH")]

@@ -1,35 +1,16 @@
-"""Test helpers: wait for a condition observed through the API, with a deadline."""
+"""Test helpers for the sandbox: kubectl get/apply, and ``wait_for`` (from the kit)."""
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 import yaml
 
 from liqo_core.testing.clusters import ClusterHandle
+from liqo_core.testing.waiting import wait_for
 
-T = TypeVar("T")
-
-
-def wait_for(
-    probe: Callable[[], T | Literal[False] | None],
-    timeout: float = 30.0,
-    interval: float = 0.2,
-    what: str = "condition",
-) -> T:
-    """Call ``probe`` until it returns something truthy; return it, or fail after ``timeout``
-    with the last value seen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        last = probe()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last: {last!r}")
-        time.sleep(interval)
+__all__ = ["apply", "get_json", "wait_for"]
 
 
 def get_json(cluster: ClusterHandle, *args: str) -> Any:
