@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from liqo_core._runtime.settings import LiqoSettings
     from liqo_core.api.resource import CustomResource
+    from liqo_core.identity import IdentityProvider
 
 #: Project name shared by the markers, the plugin manager and the hook prefix.
 PROJECT_NAME = "liqo"
@@ -176,13 +177,16 @@ def liqo_sandbox_components(cluster: Any, settings: LiqoSettings) -> list[Mappin
 
 
 @hookspec(firstresult=True)
-def liqo_identity_provider(settings: LiqoSettings) -> object | None:
-    """Return the identity provider that signs consumers' credentials.
+def liqo_identity_provider(name: str, settings: LiqoSettings) -> IdentityProvider | None:
+    """Return the identity provider called ``name`` that issues consumers' credentials.
 
-    ``firstresult``: the first non-None answer wins, so a plugin can replace the
-    authentication module's default (Kubernetes CSR API) with e.g. cloud IAM. Use
-    ``tryfirst=True`` on the implementation to override the default.
+    ``firstresult``: the first non-None answer wins. ``name`` is
+    ``settings.authentication.identity_provider``; the authentication module answers for
+    ``kubernetes-csr`` (its default) and ``serviceaccount-token``, and a plugin answers
+    for its own name (or, with ``tryfirst=True``, replaces one of those).
 
+    :param name: The provider the settings select.
     :param settings: The validated settings of this process.
-    :return: A provider object, or None to let the next plugin answer.
+    :return: A :class:`liqo_core.identity.IdentityProvider`, or None to let the next
+        plugin answer.
     """

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -125,6 +125,11 @@ class AuthenticationSettings(_Group):
 
     tls_compatibility_mode: bool = False
     default_resource_slice_class_enabled: bool = True
+    #: Which identity provider issues consumers' credentials: ``kubernetes-csr`` (the
+    #: Kubernetes CSR API, the default), ``serviceaccount-token`` (ServiceAccount tokens,
+    #: for API servers that sign no client certificates, as on EKS), or the name a
+    #: third-party plugin answers to in ``liqo_identity_provider``.
+    identity_provider: PluginName = "kubernetes-csr"
 
 
 def _default_node_resources() -> dict[str, str]:
@@ -145,6 +150,24 @@ class OffloadingSettings(_Group):
         return value
 
 
+class ApiServerSettings(_Group):
+    """How consumers reach this cluster's API server (upstream Helm ``apiServer.*``)."""
+
+    #: URL given to consumers in ``authParams.apiServer``; empty means the URL the
+    #: controller-manager itself uses.
+    address: str | None = None
+    #: CA (PEM) given to consumers in ``authParams.ca``; empty means the CA the
+    #: controller-manager trusts, else ``kube-root-ca.crt``.
+    ca: str | None = None
+
+
+class DiscoverySettings(_Group):
+    """This cluster's identity as offered to peers (upstream Helm ``discovery.config.*``)."""
+
+    #: Labels offered to consumers (``ResourceSlice.status.nodeLabels``, virtual-node labels).
+    cluster_labels: dict[str, str] = Field(default_factory=dict)
+
+
 class LeaderElectionSettings(_Group):
     """Leader election of the controller-manager (a coordination.k8s.io Lease)."""
 
@@ -161,6 +184,8 @@ class ControllerManagerSettings(_Group):
     leader_election: LeaderElectionSettings = Field(default_factory=LeaderElectionSettings)
     health_port: Port = 8081
     metrics_port: Port = 8082
+    #: ``limitsEnforcement`` stamped on the Quotas of granted ResourceSlices.
+    default_limits_enforcement: Literal["None", "Soft", "Hard"] = "None"
 
 
 class _YamlFileSource(PydanticBaseSettingsSource):
@@ -253,6 +278,8 @@ class LiqoSettings(BaseSettings):
     networking: NetworkingSettings = Field(default_factory=NetworkingSettings)
     authentication: AuthenticationSettings = Field(default_factory=AuthenticationSettings)
     offloading: OffloadingSettings = Field(default_factory=OffloadingSettings)
+    api_server: ApiServerSettings = Field(default_factory=ApiServerSettings)
+    discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     controller_manager: ControllerManagerSettings = Field(default_factory=ControllerManagerSettings)
 
     @field_validator("modules")

@@ -49,6 +49,9 @@ class AuthParams(ApiModel):
     """URL of an HTTP CONNECT proxy to reach the API server (in-band peering)."""
     aws_config: AwsConfig | None = None
     """AWS IAM credentials, instead of a certificate, for EKS providers."""
+    token: str | None = None
+    """Bearer token, instead of a certificate, from a token-based identity provider
+    (``serviceaccount-token``). Not in upstream Liqo."""
 
 
 class TenantSpec(ApiModel):
