@@ -38,8 +38,9 @@ class CredentialRequest:
     :param tenant_namespace: The consumer's tenant namespace on this (provider) cluster.
     :param user: The user name the credential authenticates as, for certificates the CSR's
         CN (the consumer id for the control plane, the slice CN for a slice).
-    :param groups: The groups it belongs to, for certificates the CSR's O (``liqo.io`` for
-        the control plane, the consumer id for a slice).
+    :param groups: The groups it must belong to: none for the control plane (whose CSR's O
+        is the shared ``liqo.io``), the consumer id for a slice (so every slice of a
+        consumer shares what is bound to Group ``<consumer>``).
     :param csr: The consumer's PEM CSR (signed with its private key), when it sent one.
     """
 

@@ -41,6 +41,7 @@ from liqo_core._runtime.leader import (
 )
 from liqo_core._runtime.metrics import ControllerManagerMetrics
 from liqo_core._runtime.settings import LiqoSettings
+from liqo_core.identity import IdentityProvider
 from liqo_core.kube import (
     Kube,
     KubeTarget,
@@ -187,6 +188,9 @@ class ManagerOptions:
     identity: str
     bind_address: str = "0.0.0.0"
     stop_timeout: float = 20.0
+    #: Issues consumers' credentials (``memo.identity_provider``); None without the
+    #: authentication module.
+    identity_provider: IdentityProvider | None = None
 
 
 class ControllerManager:
@@ -312,6 +316,7 @@ class ControllerManager:
                     module=name,
                     settings=self.settings,
                     kube_target=self.options.target,
+                    identity_provider=self.options.identity_provider,
                 ),
             )
             for name, registry in self._registries.items()

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from liqo_core._runtime.settings import LiqoSettings
     from liqo_core.api.resource import CustomResource
+    from liqo_core.identity import IdentityProvider
 
 LOG = logging.getLogger(__name__)
 
@@ -296,6 +297,33 @@ class LiqoRuntime:
                         )
                     models.append(model)
         return models
+
+    def identity_provider(self) -> IdentityProvider:
+        """The identity provider ``settings.authentication.identity_provider`` names.
+
+        :raises SettingsError: no enabled plugin answers ``liqo_identity_provider`` for
+            that name.
+        :raises PluginContractError: the answer is not an :class:`IdentityProvider`.
+        """
+        from liqo_core.identity import IdentityProvider
+
+        name = self.settings.authentication.identity_provider
+        answer = self.pm.hook.liqo_identity_provider(name=name, settings=self.settings)
+        if answer is None:
+            raise SettingsError(
+                f"invalid setting authentication.identityProvider: no enabled plugin provides "
+                f"identity provider {name!r} (the authentication module provides "
+                "'kubernetes-csr' and 'serviceaccount-token')"
+            )
+        if not isinstance(answer, IdentityProvider):
+            raise PluginContractError(
+                "identity provider",
+                name,
+                "unknown",
+                f"identity provider {name!r} is {answer!r}, not a "
+                "liqo_core.identity.IdentityProvider",
+            )
+        return answer
 
     def close(self) -> None:
         """Unconfigure (``liqo_unconfigure``) and unregister every plugin. Idempotent."""

@@ -168,12 +168,15 @@ def controller_manager(
         runtime = load_runtime(settings)
     except LiqoError as err:
         raise _fail(str(err)) from None
-    options = ManagerOptions(
-        target=KubeTarget(kubeconfig=kubeconfig, context=context),
-        identity=identity or default_identity(),
-        bind_address=bind_address,
-    )
     try:
+        options = ManagerOptions(
+            target=KubeTarget(kubeconfig=kubeconfig, context=context),
+            identity=identity or default_identity(),
+            bind_address=bind_address,
+            identity_provider=(
+                runtime.identity_provider() if settings.module_enabled("authentication") else None
+            ),
+        )
         manager = ControllerManager(settings, runtime.module_registries(), options)
         code = asyncio.run(_serve(manager))
     except (LiqoError, KubeConfigError) as err:

@@ -10,6 +10,7 @@ import kopf
 import typer
 
 from liqo_core import LiqoSettings, ModuleInfo, hookimpl
+from liqo_core.identity import IdentityProvider
 
 INFO = ModuleInfo(
     description="Declarative peering: key-exchange handshake, tenants, identities, slices",
@@ -51,6 +52,17 @@ class AuthenticationModule:
         from liqo_auth import replication  # CRD replicator (NamespaceMap, ResourceSlice, Renew)
 
         replication.register(registry, self.settings)
+
+    @hookimpl(trylast=True)
+    def liqo_identity_provider(self, name: str) -> IdentityProvider | None:
+        """``kubernetes-csr`` (the default); other names are left to other plugins."""
+        from liqo_auth.providers.kubernetes_csr import KubernetesCSRProvider
+
+        providers: dict[str, type[IdentityProvider]] = {
+            KubernetesCSRProvider.name: KubernetesCSRProvider,
+        }
+        chosen = providers.get(name)
+        return chosen() if chosen is not None else None
 
     @hookimpl
     def liqo_cli_commands(self, app: typer.Typer) -> None:

@@ -32,9 +32,6 @@ from liqo_auth import crypto
 from liqo_auth.kube import operator_api, secrets_path
 from liqo_auth.names import (
     CERTIFICATE_KEY,
-    CLIENT_SIGNER,
-    CSR_GENERATE_NAME,
-    CSR_USAGES,
     NONCE_KEY,
     NONCE_SECRET,
     REMOTE_CERTIFICATE_SECRET,
@@ -48,6 +45,7 @@ from liqo_auth.reconcile import Requeue, with_retries
 from liqo_core import LiqoSettings
 from liqo_core.api.authentication_v1beta1 import GROUP, VERSION, TenantSpec
 from liqo_core.api.consts import K8S_APP_NAME_LABEL, REMOTE_CLUSTER_ID_LABEL, TENANT_FINALIZER
+from liqo_core.identity import CredentialRequest, IdentityProvider
 from liqo_core.kube import JSONObject, Kube, api_status
 
 logger = logging.getLogger(__name__)
@@ -56,12 +54,9 @@ logger = logging.getLogger(__name__)
 HANDSHAKE_CONDITION = "HandshakeVerified"
 #: Label marking the bindings this controller created for a Tenant.
 MANAGED_BY_TENANT_LABEL = "tenant.liqo.io/managed"
-#: How long to wait for the signer to issue a certificate.
-CERTIFICATE_TIMEOUT = 30.0
 #: A stored certificate is replaced once less than this fraction of its life is left.
 RENEW_FRACTION = 1 / 3
 
-CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 CLUSTER_ROLES_PATH = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
 CLUSTER_ROLE_BINDINGS_PATH = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
 
@@ -120,6 +115,7 @@ class TenantContext:
     api: Kube
     settings: LiqoSettings
     body: kopf.Body
+    provider: IdentityProvider
 
 
 async def tenant_namespace_for(api: Kube, consumer: str, preferred: str) -> str | None:
@@ -177,79 +173,6 @@ async def _stored_certificate(
     return pem
 
 
-async def _approve(api: Kube, csr: JSONObject) -> None:
-    conditions = list((csr.get("status") or {}).get("conditions") or [])
-    if any(c.get("type") in ("Approved", "Denied") for c in conditions):
-        return
-    conditions.append(
-        {
-            "type": "Approved",
-            "status": "True",
-            "reason": "LiqoTenantVerified",
-            "message": "The consumer passed the Liqo handshake",
-        }
-    )
-    body = dict(csr)
-    body["status"] = {**(csr.get("status") or {}), "conditions": conditions}
-    name = csr["metadata"]["name"]
-    await api.request("PUT", f"{CSR_PATH}/{quote(name)}/approval", body)
-
-
-async def _wait_certificate(api: Kube, name: str) -> bytes:
-    deadline = time.monotonic() + CERTIFICATE_TIMEOUT
-    delay = 0.1
-    while True:
-        csr = await api.get(f"{CSR_PATH}/{quote(name)}")
-        if csr is None:
-            raise Requeue(f"CertificateSigningRequest {name} disappeared")
-        status = csr.get("status") or {}
-        for condition in status.get("conditions") or []:
-            if condition.get("type") in ("Denied", "Failed") and condition.get("status") == "True":
-                raise RuntimeError(
-                    f"CertificateSigningRequest {name} was {condition['type'].lower()}: "
-                    f"{condition.get('message') or condition.get('reason') or ''}"
-                )
-        if status.get("certificate"):
-            return base64.b64decode(status["certificate"])
-        if time.monotonic() > deadline:
-            raise Requeue(f"no certificate issued for CertificateSigningRequest {name} yet")
-        await asyncio.sleep(delay)  # polling the signer's answer
-        delay = min(delay * 2, 1.0)
-
-
-async def issue_certificate(api: Kube, consumer: str, csr_pem: bytes) -> bytes:
-    """Sign ``csr_pem`` through the CSR API (reusing a pending request for it)."""
-    request = base64.b64encode(csr_pem).decode()
-    selector = f"{REMOTE_CLUSTER_ID_LABEL}={consumer}"
-    existing = [
-        csr
-        for csr in await api.list_items(CSR_PATH, selector)
-        if (csr.get("spec") or {}).get("request") == request
-        and not (csr["metadata"].get("deletionTimestamp"))
-    ]
-    if existing:
-        csr = existing[0]
-    else:
-        body = {
-            "apiVersion": "certificates.k8s.io/v1",
-            "kind": "CertificateSigningRequest",
-            "metadata": {
-                "generateName": CSR_GENERATE_NAME,
-                "labels": {REMOTE_CLUSTER_ID_LABEL: consumer},
-            },
-            "spec": {"request": request, "signerName": CLIENT_SIGNER, "usages": list(CSR_USAGES)},
-        }
-        created = await api.create(CSR_PATH, body)
-        if created is None:
-            raise Requeue("CertificateSigningRequest name clash")
-        csr = created
-    name = csr["metadata"]["name"]
-    await _approve(api, csr)
-    certificate = await _wait_certificate(api, name)
-    await api.delete(f"{CSR_PATH}/{quote(name)}")
-    return certificate
-
-
 async def store_certificate(api: Kube, namespace: str, consumer: str, certificate: bytes) -> None:
     """Write the issued certificate into ``liqo-remote-certificate``."""
     data = {CERTIFICATE_KEY: base64.b64encode(certificate).decode()}
@@ -268,8 +191,12 @@ async def store_certificate(api: Kube, namespace: str, consumer: str, certificat
         await api.merge_patch(secrets_path(namespace, REMOTE_CERTIFICATE_SECRET), {"data": data})
 
 
-async def cluster_ca(api: Kube, liqo_namespace: str) -> bytes:
-    """The CA of this cluster's API server, as the controller-manager trusts it."""
+async def cluster_ca(api: Kube, settings: LiqoSettings) -> bytes:
+    """The CA consumers trust this cluster's API server with: the settings' ``apiServer.ca``,
+    else the CA the controller-manager trusts, else ``kube-root-ca.crt``."""
+    if settings.api_server.ca:
+        return settings.api_server.ca.encode()
+    liqo_namespace = settings.namespace
     ca_path = api.api.configuration.ssl_ca_cert
     if ca_path:
         return await asyncio.to_thread(Path(str(ca_path)).read_bytes)
@@ -282,9 +209,8 @@ async def cluster_ca(api: Kube, liqo_namespace: str) -> bytes:
 
 def api_server_url(api: Kube, settings: LiqoSettings) -> str:
     """The API server URL consumers use: the settings' override, else this client's URL."""
-    override = getattr(settings.authentication, "api_server_url", None)
-    if override:
-        return str(override)
+    if settings.api_server.address:
+        return settings.api_server.address
     host = api.api.configuration.host
     if not host:
         raise Requeue("the API server URL is unknown")
@@ -452,14 +378,26 @@ async def reconcile(ctx: TenantContext, namespace: str, name: str) -> None:
     if handshake and public_key is not None:
         certificate = await _stored_certificate(api, tenant_ns, public_key)
         if certificate is None:
-            certificate = await issue_certificate(api, consumer, _decoded(spec.csr))
+            request = CredentialRequest(
+                consumer_cluster_id=consumer,
+                identity_type="ControlPlane",
+                name=name,
+                tenant_namespace=tenant_ns,
+                user=consumer,
+                groups=(),
+                csr=_decoded(spec.csr),
+            )
+            issued = await ctx.provider.issue(api, request)
+            if issued.signed_crt is None:
+                raise RuntimeError(f"identity provider {ctx.provider.name} issued no certificate")
+            certificate = issued.signed_crt
             await store_certificate(api, tenant_ns, consumer, certificate)
             kopf.event(
                 ctx.body, type="Normal", reason="CertificateIssued",
                 message=f"Control-plane certificate issued to {consumer}",
             )  # fmt: skip
         auth_params: JSONObject = {
-            "ca": base64.b64encode(await cluster_ca(api, ctx.settings.namespace)).decode(),
+            "ca": base64.b64encode(await cluster_ca(api, ctx.settings)).decode(),
             "signedCRT": base64.b64encode(certificate).decode(),
             "apiServer": api_server_url(api, ctx.settings),
         }
@@ -483,6 +421,7 @@ def register(registry: kopf.OperatorRegistry, settings: LiqoSettings) -> None:
 
         async def work() -> None:
             async with operator_api(memo.kube_target) as api:
-                await reconcile(TenantContext(api, settings, body), namespace, name)
+                context = TenantContext(api, settings, body, memo.identity_provider)
+                await reconcile(context, namespace, name)
 
         await with_retries(logger, f"Tenant {namespace}/{name}", work)

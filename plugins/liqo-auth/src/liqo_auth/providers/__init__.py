@@ -1,0 +1,1 @@
+"""Identity providers of the authentication module (see :mod:`liqo_core.identity`)."""
