@@ -130,6 +130,10 @@ class AuthenticationSettings(_Group):
     #: for API servers that sign no client certificates, as on EKS), or the name a
     #: third-party plugin answers to in ``liqo_identity_provider``.
     identity_provider: PluginName = "kubernetes-csr"
+    #: Lifetime asked for consumers' credentials (CSR ``expirationSeconds``, token
+    #: ``expirationSeconds``); empty means the signer's default. Credentials are renewed
+    #: at 2/3 of their lifetime. Real signers refuse less than 600 seconds.
+    credential_lifetime: Seconds | None = None
 
 
 def _default_node_resources() -> dict[str, str]:
