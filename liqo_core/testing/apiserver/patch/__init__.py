@@ -7,7 +7,11 @@ the object it is given).
 """
 
 from liqo_core.testing.apiserver.patch.errors import ApplyConflict, PatchError
-from liqo_core.testing.apiserver.patch.managed import apply_server_side, update_managed_fields
+from liqo_core.testing.apiserver.patch.managed import (
+    apply_server_side,
+    normalized_managed_fields,
+    update_managed_fields,
+)
 from liqo_core.testing.apiserver.patch.merge import apply_json_patch, apply_merge_patch
 from liqo_core.testing.apiserver.patch.strategic import apply_strategic_merge_patch
 
@@ -18,5 +22,6 @@ __all__ = [
     "apply_merge_patch",
     "apply_server_side",
     "apply_strategic_merge_patch",
+    "normalized_managed_fields",
     "update_managed_fields",
 ]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from liqo_core.testing.apiserver.meta import parse_time
 from liqo_core.testing.apiserver.patch.errors import ApplyConflict, PatchError, manager_label
 from liqo_core.testing.apiserver.patch.fieldset import (
     ITEM,
@@ -266,6 +267,24 @@ def _keep_times_if_unchanged(live: dict[str, Any], new: dict[str, Any]) -> None:
         old_fields = (live.get("metadata") or {}).get("managedFields")
         if old_fields is not None:
             new["metadata"]["managedFields"] = copy.deepcopy(old_fields)
+
+
+def normalized_managed_fields(entries: Any) -> Any:
+    """Managed-field entries with times in the server's format (clients re-encode them)."""
+    if not isinstance(entries, list):
+        return entries
+    out = []
+    for entry in entries:
+        fixed = entry
+        if isinstance(entry, dict) and isinstance(entry.get("time"), str):
+            try:
+                stamp = parse_time(entry["time"]).astimezone(UTC)
+            except ValueError:
+                pass
+            else:
+                fixed = dict(entry, time=stamp.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        out.append(fixed)
+    return out
 
 
 def update_managed_fields(
