@@ -59,6 +59,25 @@ async def load_configuration(target: KubeTarget) -> client.Configuration:
     return configuration
 
 
+async def configuration_from_kubeconfig(kubeconfig: bytes | str) -> client.Configuration:
+    """Build a client configuration from a kubeconfig document held in memory.
+
+    :raises KubeConfigError: the document cannot be used; the message names the kind of
+        problem only, never the content (kubeconfigs hold credentials).
+    """
+    import yaml
+
+    configuration = client.Configuration()
+    try:
+        document = yaml.safe_load(kubeconfig)
+        if not isinstance(document, dict):
+            raise TypeError("not a kubeconfig document")
+        await config.load_kube_config_from_dict(document, client_configuration=configuration)
+    except Exception as exc:  # never quote the content
+        raise KubeConfigError(f"the kubeconfig cannot be loaded ({type(exc).__name__})") from None
+    return configuration
+
+
 def connection_info(
     configuration: client.Configuration, default_namespace: str | None = None
 ) -> kopf.ConnectionInfo:

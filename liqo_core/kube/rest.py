@@ -56,6 +56,21 @@ class Kube:
         configuration = await load_configuration(target)
         return cls(client.ApiClient(configuration=configuration), request_timeout=request_timeout)
 
+    @classmethod
+    async def from_kubeconfig(
+        cls, kubeconfig: bytes | str, *, request_timeout: float | None = None
+    ) -> Kube:
+        """A client from a kubeconfig document held in memory (e.g. a peer's Secret).
+
+        :raises KubeConfigError: the document is unusable (the message never quotes it).
+        """
+        from kubernetes_asyncio import client
+
+        from liqo_core.kube.client import configuration_from_kubeconfig
+
+        configuration = await configuration_from_kubeconfig(kubeconfig)
+        return cls(client.ApiClient(configuration=configuration), request_timeout=request_timeout)
+
     async def close(self) -> None:
         """Release the connection pool."""
         await self.api.close()
