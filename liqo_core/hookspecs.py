@@ -16,7 +16,8 @@ Who implements them:
   :class:`~liqo_core.transport.Transport` already answers :func:`liqo_api_models` from
   its ``api_models()`` method; it may implement any other hook too.
 
-Hooks are grouped by phase: lifecycle, controllers, CLI, API, sandbox, authentication.
+Hooks are grouped by phase: lifecycle, controllers, CLI, API, sandbox, authentication,
+peering.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from liqo_core._runtime.settings import LiqoSettings
     from liqo_core.api.resource import CustomResource
     from liqo_core.identity import IdentityProvider
+    from liqo_core.peering import PeeringStep
+    from liqo_core.peers import PeerStatusSource
 
 #: Project name shared by the markers, the plugin manager and the hook prefix.
 PROJECT_NAME = "liqo"
@@ -189,4 +192,39 @@ def liqo_identity_provider(name: str, settings: LiqoSettings) -> IdentityProvide
     :param settings: The validated settings of this process.
     :return: A :class:`liqo_core.identity.IdentityProvider`, or None to let the next
         plugin answer.
+    """
+
+
+# --- peering ---------------------------------------------------------------------------
+
+
+@hookspec
+def liqo_peering_steps(settings: LiqoSettings) -> list[PeeringStep]:
+    """Return the module's part of ``liqoctl peer`` / ``unpeer``, as ordered steps.
+
+    Called once per ``peer``, ``unpeer``, ``authenticate`` or ``unauthenticate`` run on the
+    consumer's side, for the enabled plugins. Each :class:`~liqo_core.peering.PeeringStep`
+    has a unique ``name`` and a :class:`~liqo_core.peering.PeeringPhase`; the command
+    orders all answers by phase (networking, authentication, resources), drops networking
+    with ``--networking-disabled``, and undoes them in reverse on ``unpeer``.
+
+    :param settings: The validated settings of the consumer's ``liqoctl``.
+    :return: The module's steps; an empty list for none.
+    """
+
+
+@hookspec
+def liqo_peer_status_sources(settings: LiqoSettings) -> list[PeerStatusSource]:
+    """Return what the module contributes to its peers' ForeignClusters.
+
+    Called by the controller-manager's always-on ``core`` operator (the ForeignCluster
+    controller) and by ``liqoctl info peer``, for the enabled plugins. Objects of each
+    source's ``watches`` that belong to a peer make the peer known (its ForeignCluster
+    is created, named after its cluster id) and trigger its update; the source's
+    ``status`` function gives the module's conditions, role contributions, tenant
+    namespaces and API server for one peer. Modules without a source, or disabled,
+    show ``enabled: false`` in ``status.modules``.
+
+    :param settings: The validated settings of this process.
+    :return: :class:`liqo_core.peers.PeerStatusSource` objects; an empty list for none.
     """

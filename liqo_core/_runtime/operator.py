@@ -1,5 +1,8 @@
 """The controller-manager: leader election, one kopf operator per enabled module, probes.
 
+The ``core`` operator (:data:`CORE_OPERATOR`: the ForeignCluster controller) always runs,
+even with every module disabled.
+
 Each module's handlers live in the module's own kopf registry and run in an operator of
 their own, with their own persistence settings (annotation prefix and finalizer
 ``<module>.kopf.liqo.io``), so two modules never clash on an object.
@@ -40,7 +43,7 @@ from liqo_core._runtime.leader import (
     LeadershipLost,
 )
 from liqo_core._runtime.metrics import ControllerManagerMetrics
-from liqo_core._runtime.settings import LiqoSettings
+from liqo_core._runtime.settings import RESERVED_MODULE_NAME, LiqoSettings
 from liqo_core.identity import IdentityProvider
 from liqo_core.kube import (
     Kube,
@@ -52,6 +55,8 @@ from liqo_core.kube import (
 
 logger = logging.getLogger(__name__)
 
+#: Name of the always-on operator hosting the core controllers (ForeignCluster).
+CORE_OPERATOR = RESERVED_MODULE_NAME
 #: How long the cluster may take to answer the start-up reachability check.
 _REACHABILITY_TIMEOUT = 15.0
 #: How long module operators get to stop once the lease is lost.

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from liqo_core._runtime.settings import LiqoSettings
     from liqo_core.api.resource import CustomResource
     from liqo_core.identity import IdentityProvider
+    from liqo_core.peers import PeerStatusSource
 
 LOG = logging.getLogger(__name__)
 
@@ -267,6 +268,39 @@ class LiqoRuntime:
                 raise _start_error(plugin, "register its handlers", err) from err
             registries[plugin.plugin_name] = registry
         return registries
+
+    def peer_status_sources(self) -> list[PeerStatusSource]:
+        """Every enabled plugin's :func:`~liqo_core.hookspecs.liqo_peer_status_sources`.
+
+        :raises PluginContractError: a plugin answered with something that is not a
+            :class:`liqo_core.peers.PeerStatusSource`.
+        """
+        from liqo_core.peers import PeerStatusSource
+
+        sources: list[PeerStatusSource] = []
+        for plugin in self.plugins:
+            hook = self.pm.hook_of(plugin.plugin_name, "liqo_peer_status_sources")
+            for answer in hook(settings=self.settings):
+                for source in answer:
+                    if not isinstance(source, PeerStatusSource):
+                        raise _contract_error(
+                            plugin,
+                            f"returned {source!r} from liqo_peer_status_sources, which is "
+                            "not a liqo_core.peers.PeerStatusSource",
+                        )
+                    sources.append(source)
+        return sources
+
+    def core_registry(self) -> kopf.OperatorRegistry:
+        """A fresh registry of the always-on ``core`` operator: the ForeignCluster
+        controller, fed by the enabled plugins' peer status sources."""
+        import kopf
+
+        from liqo_core.peers.controller import register
+
+        registry = kopf.OperatorRegistry()
+        register(registry, self.settings, self.peer_status_sources())
+        return registry
 
     def module_info(self) -> dict[str, ModuleInfo]:
         """Return what each plugin answering ``liqo_module_info`` declares it owns."""

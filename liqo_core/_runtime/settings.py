@@ -39,6 +39,8 @@ from liqo_core._runtime.errors import SettingsError
 #: Config file read when neither an argument nor ``$LIQO_CONFIG_FILE`` names one.
 DEFAULT_CONFIG_FILE = Path("/etc/liqo/config.yaml")
 
+#: Name of the controller-manager's always-on operator; no module may take it.
+RESERVED_MODULE_NAME = "core"
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?$")
@@ -292,6 +294,11 @@ class LiqoSettings(BaseSettings):
         duplicates = sorted({name for name in value if value.count(name) > 1})
         if duplicates:
             raise ValueError(f"modules listed more than once: {', '.join(duplicates)}")
+        if RESERVED_MODULE_NAME in value:
+            raise ValueError(
+                f"{RESERVED_MODULE_NAME!r} is the controller-manager's always-on operator, "
+                "not a module: remove it from the list"
+            )
         return value
 
     @classmethod

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from liqo_core._runtime.errors import LiqoError
-from liqo_core._runtime.operator import ControllerManager, ManagerOptions
+from liqo_core._runtime.operator import CORE_OPERATOR, ControllerManager, ManagerOptions
 from liqo_core._runtime.plugins import load_runtime
 from liqo_core._runtime.settings import load_settings
 from liqo_core.kube import KubeConfigError, KubeTarget
@@ -177,7 +177,9 @@ def controller_manager(
                 runtime.identity_provider() if settings.module_enabled("authentication") else None
             ),
         )
-        manager = ControllerManager(settings, runtime.module_registries(), options)
+        # The core operator (ForeignClusters) always runs, even with no module enabled.
+        registries = {CORE_OPERATOR: runtime.core_registry(), **runtime.module_registries()}
+        manager = ControllerManager(settings, registries, options)
         code = asyncio.run(_serve(manager))
     except (LiqoError, KubeConfigError) as err:
         raise _fail(str(err)) from None

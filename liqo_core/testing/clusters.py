@@ -18,7 +18,7 @@ import re
 import secrets
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +102,8 @@ class ClusterPool:
         self.real = kubeconfigs
         self._emulated: list[EmulatedCluster] = []
         self._handles: list[ClusterHandle] = []
+        self._with_env: dict[tuple[tuple[str, str], ...], list[ClusterHandle]] = {}
+        self._handles_extra: list[ClusterHandle] = []
         if kubeconfigs is not None:
             for i, path in enumerate(kubeconfigs):
                 self._handles.append(ClusterHandle(f"cluster-{i + 1}", path))
@@ -126,9 +128,40 @@ class ClusterPool:
             self._handles.append(handle)
         return self._handles[:n]
 
+    def get_with_env(self, n: int, env: Mapping[str, str]) -> list[ClusterHandle]:
+        """``n`` emulated clusters whose API servers run with ``env`` in their environment.
+
+        For emulator knobs such as ``LIQO_APISERVER_CSR_MIN_EXPIRATION_SECONDS``: these
+        clusters are started apart from the shared ones (once per distinct ``env``). With
+        real clusters the first ``n`` are returned, configured as they are.
+        """
+        if self.real is not None:
+            return self.get(n)
+        key = tuple(sorted(env.items()))
+        handles = self._with_env.setdefault(key, [])
+        group = list(self._with_env).index(key) + 1
+        while len(handles) < n:
+            name = f"cluster-env{group}-{len(handles) + 1}"
+            saved = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)  # the emulator process inherits it at spawn
+            try:
+                emu = EmulatedCluster(name, self.base_dir / name, exit_with_parent=True)
+                emu.start()
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+            self._emulated.append(emu)
+            cache = emu.state_dir / "kubectl-cache"
+            handles.append(ClusterHandle(name, emu.kubeconfig, emulated=True, cache_dir=cache))
+        self._handles_extra.extend(h for h in handles if h not in self._handles_extra)
+        return handles[:n]
+
     def close(self) -> None:
         """Stop the emulated clusters."""
-        for handle in self._handles:
+        for handle in [*self._handles, *self._handles_extra]:
             handle.close()
         for emu in self._emulated:
             emu.stop()

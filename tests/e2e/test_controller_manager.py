@@ -289,12 +289,14 @@ def test_sigterm_releases_the_lease_for_an_immediate_failover(replicas):
     assert replicas.holder() == ""
 
 
-def test_without_modules_or_leader_election_it_only_serves_probes(replicas):
+def test_without_modules_or_leader_election_only_the_core_operator_runs(replicas):
     config = replicas.config(modules=())
     solo = replicas.start("solo", config, "--no-leader-elect")
     wait_for("solo ready", lambda: solo.probe("/readyz") == 200)
     assert solo.probe("/healthz") == 200
     wait_for("solo leading", lambda: solo.metric("liqo_controller_manager_leader") == 1)
+    # The core operator (ForeignClusters) runs even with no module enabled.
+    assert solo.metric('liqo_controller_manager_module_ready{module="core"}') == 1
     assert replicas.get_json("lease", LEASE) is None
     assert solo.stop(signal.SIGTERM) == 0
 

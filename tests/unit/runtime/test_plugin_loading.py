@@ -401,6 +401,8 @@ def test_plugin_manager_knows_every_spec() -> None:
         "liqo_module_info",
         "liqo_sandbox_components",
         "liqo_identity_provider",
+        "liqo_peer_status_sources",
+        "liqo_peering_steps",
     }
     assert pm.hook.liqo_configure.spec is not None
     assert pm.hook.liqo_configure.spec.opts["historic"]

@@ -152,6 +152,11 @@ def test_unreadable_yaml_is_one_line(tmp_path: Path) -> None:
         ),
         ({"namespace": "-x"}, "invalid setting namespace (LIQO_NAMESPACE)"),
         ({"modules": ["networking", "networking"]}, "modules listed more than once: networking"),
+        ({"modules": ["core"]}, "'core' is the controller-manager's always-on operator"),
+        (
+            {"controllerManager": {"defaultLimitsEnforcement": "Strict"}},
+            "invalid setting controllerManager.defaultLimitsEnforcement",
+        ),
         ({"modules": ["Bad Name"]}, "invalid setting modules.0 (LIQO_MODULES)"),
         ({"networking": {"transport": "Wire Guard"}}, "invalid setting networking.transport"),
         ({"networking": {"transprt": "x"}}, "invalid setting networking.transprt: Extra inputs"),
