@@ -245,7 +245,7 @@ def cleanup_cluster(cluster: ClusterHandle, suffix: str, cluster_roles: list[str
                 "patch", "tenant", meta["name"], "-n", meta["namespace"], "--type=merge",
                 "-p", '{"metadata": {"finalizers": null}}', check=False,
             )  # fmt: skip
-    for kind in ("namespace", "clusterrolebinding", "clusterrole"):
+    for kind in ("namespace", "clusterrolebinding", "clusterrole", "foreignclusters"):
         for ref in cluster.kubectl("get", kind, "-o", "name").stdout.split():
             if ref.endswith(suffix):
                 cluster.kubectl("delete", ref, "--wait=false", check=False)
@@ -280,7 +280,7 @@ def running_sides(
         for side in sides:
             side.start()
         for side in sides:
-            wait_for(f"the key pair of {side.cluster_id}", side.private_key)
+            wait_for(f"the key pair of {side.cluster_id}", side.private_key, timeout=120)
         yield suffix, sides
     finally:
         for side in sides:

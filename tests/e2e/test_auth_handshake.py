@@ -25,6 +25,7 @@ from e2e_support import wait_for
 from kubernetes import client
 from liqo_auth import crypto, forge
 from liqo_sides import Side, running_sides
+from peering_support import create_nonce, generate_identity, generate_tenant, tenant_credentials
 
 from liqo_core.testing.clusters import ClusterPool
 
@@ -64,16 +65,14 @@ def test_declarative_handshake_issues_a_scoped_kubeconfig(peering: Peering, tmp_
     p, c = peering.provider, peering.consumer
 
     # P: nonce for C, in C's tenant namespace.
-    nonce = p.liqoctl("create", "nonce", "--remote-cluster-id", c.cluster_id).stdout.strip()
+    nonce = create_nonce(p, c)
     assert len(base64.b64decode(nonce)) == 64
     assert p.liqoctl("get", "nonce", "--remote-cluster-id", c.cluster_id).stdout.strip() == nonce
     tenant_ns = f"liqo-tenant-{c.cluster_id}"
     wait_for("NonceGenerated", lambda: _reasons(p, tenant_ns, "liqo-nonce") == ["NonceGenerated"])
 
     # C: sign it and forge the Tenant; P applies it.
-    generated = c.liqoctl(
-        "generate", "tenant", "--remote-cluster-id", p.cluster_id, "--nonce", nonce
-    ).stdout
+    generated = generate_tenant(p, c, nonce)
     tenant = yaml.safe_load(generated)
     assert tenant["metadata"]["name"] == c.cluster_id
     assert tenant["metadata"]["namespace"] == tenant_ns
@@ -84,14 +83,7 @@ def test_declarative_handshake_issues_a_scoped_kubeconfig(peering: Peering, tmp_
     )
     p.kubectl("apply", "-f", "-", input=generated)
 
-    done = wait_for(
-        "the Tenant's credentials",
-        lambda: (
-            (t := p.tenant(tenant_ns, c.cluster_id))
-            and (t.get("status") or {}).get("authParams")
-            and t
-        ),
-    )
+    done = tenant_credentials(p, c)
     assert done["status"]["tenantNamespace"] == tenant_ns
     assert "tenant.liqo.io/finalizer" in done["metadata"]["finalizers"]
     params = done["status"]["authParams"]
@@ -118,10 +110,8 @@ def test_declarative_handshake_issues_a_scoped_kubeconfig(peering: Peering, tmp_
     assert [(s.kind, s.name) for s in cluster_binding.subjects] == [("Group", c.cluster_id)]
 
     # P: forge C's Identity; C applies it and gets a kubeconfig Secret.
-    identity_json = p.liqoctl(
-        "generate", "identity", "--remote-cluster-id", c.cluster_id, "-o", "json"
-    ).stdout
-    identity = json.loads(identity_json)
+    identity = generate_identity(p, c)
+    identity_json = json.dumps(identity)
     assert identity["metadata"]["name"] == f"controlplane-{p.cluster_id}"
     assert identity["spec"]["namespace"] == tenant_ns
     c.kubectl("apply", "-f", "-", input=identity_json)

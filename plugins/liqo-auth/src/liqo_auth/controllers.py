@@ -8,10 +8,11 @@ from typing import Any
 
 import kopf
 
-from liqo_auth import identity, nonce, tenant
+from liqo_auth import identity, nonce, renew, tenant
 from liqo_auth.keys import ensure_keys
 from liqo_auth.kube import operator_api
 from liqo_auth.reconcile import with_retries
+from liqo_auth.resourceslice import identity_creator, local, quota, remote
 from liqo_core import LiqoSettings
 from liqo_core.kube import KubeTarget
 
@@ -50,5 +51,11 @@ def register(registry: kopf.OperatorRegistry, settings: LiqoSettings) -> None:
             task.cancel()
 
     nonce.register(registry, settings)
+    # Before ``tenant``: on a Tenant event, slices are denied before a drain unbinds the consumer.
+    remote.register(registry, settings)
     tenant.register(registry, settings)
     identity.register(registry, settings)
+    renew.register(registry, settings)
+    local.register(registry, settings)
+    quota.register(registry, settings)
+    identity_creator.register(registry, settings)

@@ -341,7 +341,7 @@ def identity_for_consumer(
         raise ForgeError(f"no Tenant for cluster {consumer_id}: apply the consumer's Tenant first")
     status = matching[0].get("status") or {}
     params = status.get("authParams") or {}
-    if not params.get("signedCRT") or not status.get("tenantNamespace"):
+    if not (params.get("signedCRT") or params.get("token")) or not status.get("tenantNamespace"):
         raise ForgeError(f"the Tenant of cluster {consumer_id} has no credentials yet")
     namespace = remote_tenant_namespace or default_tenant_namespace(provider)
     return forge_identity(provider, params, status["tenantNamespace"], namespace=namespace)

@@ -3,6 +3,9 @@
 Secret ``kubeconfig-<identity>`` (same namespace, owned by the Identity) holds, under
 ``kubeconfig``, a kubeconfig built from this cluster's private key and the Identity's
 ``authParams`` (certificate, CA, API server, proxy). It is rewritten whenever they change.
+When ``authParams.token`` is set (a token-based identity provider such as
+``serviceaccount-token``), the user authenticates with that bearer token instead, and
+no client certificate nor key goes into the kubeconfig.
 """
 
 from __future__ import annotations
@@ -43,14 +46,25 @@ def kubeconfig_secret_name(identity: str) -> str:
     return f"{KUBECONFIG_SECRET_PREFIX}{identity}"
 
 
-def build_kubeconfig(spec: IdentitySpec, private_key_pem: bytes, user: str) -> str:
+def build_kubeconfig(spec: IdentitySpec, private_key_pem: bytes | None, user: str) -> str:
     """A kubeconfig for the provider of ``spec`` (YAML text).
 
+    :param private_key_pem: This cluster's private key (unused with a token).
     :param user: The user name inside the kubeconfig (this cluster's id).
     """
     params = spec.auth_params
-    if not params.signed_crt or not params.api_server:
-        raise ValueError("the identity has no certificate or API server yet")
+    if not (params.token or params.signed_crt) or not params.api_server:
+        raise ValueError("the identity has no certificate, token or API server yet")
+    credentials: dict[str, str]
+    if params.token:
+        credentials = {"token": params.token}
+    elif private_key_pem:
+        credentials = {
+            "client-certificate-data": params.signed_crt,
+            "client-key-data": base64.b64encode(private_key_pem).decode(),
+        }
+    else:
+        raise ValueError("a certificate identity needs this cluster's private key")
     cluster: dict[str, Any] = {"server": params.api_server}
     if params.ca:
         cluster["certificate-authority-data"] = params.ca
@@ -63,15 +77,7 @@ def build_kubeconfig(spec: IdentitySpec, private_key_pem: bytes, user: str) -> s
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": spec.cluster_id, "cluster": cluster}],
-        "users": [
-            {
-                "name": user,
-                "user": {
-                    "client-certificate-data": params.signed_crt,
-                    "client-key-data": base64.b64encode(private_key_pem).decode(),
-                },
-            }
-        ],
+        "users": [{"name": user, "user": credentials}],
         "contexts": [{"name": spec.cluster_id, "context": context}],
         "current-context": spec.cluster_id,
     }
@@ -86,10 +92,10 @@ async def reconcile(api: Kube, settings: LiqoSettings, namespace: str, name: str
     spec = IdentitySpec.model_validate(identity.get("spec") or {})
     if spec.auth_params.aws_config is not None:
         raise Requeue("AWS IAM identities are not supported yet")
-    key = await read_private_key(api, settings.namespace)
-    kubeconfig = build_kubeconfig(
-        spec, crypto.private_key_pem(key), settings.cluster_id or "liqo-consumer"
-    )
+    key_pem = None
+    if not spec.auth_params.token:
+        key_pem = crypto.private_key_pem(await read_private_key(api, settings.namespace))
+    kubeconfig = build_kubeconfig(spec, key_pem, settings.cluster_id or "liqo-consumer")
     secret_name = kubeconfig_secret_name(name)
     labels = {REMOTE_CLUSTER_ID_LABEL: spec.cluster_id, IDENTITY_TYPE_LABEL: spec.type}
     annotations = {REMOTE_TENANT_NAMESPACE_ANNOTATION: spec.namespace or ""}

@@ -6,11 +6,15 @@ ResourceSlice, Renew) register their kopf handlers here as they are written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import kopf
 import typer
 
 from liqo_core import LiqoSettings, ModuleInfo, hookimpl
 from liqo_core.identity import IdentityProvider
+from liqo_core.peering import PeeringStep
+from liqo_core.peers import PeerStatusSource
 
 INFO = ModuleInfo(
     description="Declarative peering: key-exchange handshake, tenants, identities, slices",
@@ -55,18 +59,36 @@ class AuthenticationModule:
 
     @hookimpl(trylast=True)
     def liqo_identity_provider(self, name: str) -> IdentityProvider | None:
-        """``kubernetes-csr`` (the default); other names are left to other plugins."""
+        """``kubernetes-csr`` (the default) and ``serviceaccount-token``; other names are
+        left to other plugins."""
         from liqo_auth.providers.kubernetes_csr import KubernetesCSRProvider
+        from liqo_auth.providers.serviceaccount_token import ServiceAccountTokenProvider
 
-        providers: dict[str, type[IdentityProvider]] = {
-            KubernetesCSRProvider.name: KubernetesCSRProvider,
+        lifetime = self.settings.authentication.credential_lifetime
+        providers: dict[str, Callable[[], IdentityProvider]] = {
+            KubernetesCSRProvider.name: lambda: KubernetesCSRProvider(lifetime),
+            ServiceAccountTokenProvider.name: lambda: ServiceAccountTokenProvider(lifetime),
         }
         chosen = providers.get(name)
         return chosen() if chosen is not None else None
 
     @hookimpl
+    def liqo_peer_status_sources(self) -> list[PeerStatusSource]:
+        """Tenants, ControlPlane Identities and kubeconfigs, ResourceSlices of each peer."""
+        from liqo_auth.peer_status import SOURCE
+
+        return [SOURCE]
+
+    @hookimpl
     def liqo_cli_commands(self, app: typer.Typer) -> None:
-        """``create|get nonce``, ``generate tenant|identity``."""
+        """Handshake helpers, ``authenticate``, slices, kubeconfigs, reservation controls."""
         from liqo_auth.cli import register_commands
 
         register_commands(app)
+
+    @hookimpl
+    def liqo_peering_steps(self) -> list[PeeringStep]:
+        """Tenant namespaces, the handshake and a ResourceSlice, for ``liqoctl peer``."""
+        from liqo_auth.cli.steps import peering_steps
+
+        return peering_steps()

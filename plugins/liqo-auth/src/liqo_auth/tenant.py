@@ -3,12 +3,23 @@
 For each Tenant, unless ``authzPolicy: TolerateNoHandshake``, the consumer must prove it
 holds the key it presents: ``spec.signature`` is its signature of the nonce in the
 ``liqo-nonce`` Secret of its tenant namespace, and ``spec.csr`` asks for ``CN=<consumer>,
-O=liqo.io`` with that same key. Then the controller signs the CSR through the Kubernetes
-CSR API (kept in Secret ``liqo-remote-certificate``), fills the Tenant status and binds
-the consumer to the ``remote-controlplane`` (RoleBinding, tenant namespace) and
+O=liqo.io`` with that same key. Then the controller has the configured identity provider
+issue a credential (by default it signs the CSR through the Kubernetes CSR API; kept in
+Secret ``liqo-remote-certificate``), fills the Tenant status and binds the consumer to the
+``remote-controlplane`` (RoleBinding, tenant namespace) and
 ``virtual-kubelet-remote-clusterwide`` (ClusterRoleBinding) ClusterRoles. A refused
 handshake issues nothing: a Warning event and the status condition
 :data:`HANDSHAKE_CONDITION` (``False``, with the reason) say why.
+
+The credential is re-issued (same CSR: the consumer's key does not change) once it has
+passed 2/3 of its lifetime: each reconciliation computes that moment from the stored
+credential and the controller wakes itself up then (event ``CertificateRenewed``).
+
+``spec.tenantCondition``: ``Drained`` removes the consumer's ``remote-controlplane``
+RoleBinding and deletes its replicated ResourceSlices and NamespaceMaps in the tenant
+namespace (event ``TenantDrained``); ``Active`` and ``Cordoned`` keep the bindings in place
+and restore them after a drain (event ``BindingsRestored``). Credentials are renewed in
+every condition, so an Identity forged after a drain still works.
 
 Deleting the Tenant removes the bindings and the certificate Secret, then the finalizer
 ``tenant.liqo.io/finalizer``.
@@ -20,7 +31,7 @@ import asyncio
 import base64
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +39,7 @@ from urllib.parse import quote
 
 import kopf
 
-from liqo_auth import crypto
+from liqo_auth import crypto, tokens
 from liqo_auth.kube import operator_api, secrets_path
 from liqo_auth.names import (
     CERTIFICATE_KEY,
@@ -42,11 +53,20 @@ from liqo_auth.names import (
     tenant_namespace_selector,
 )
 from liqo_auth.reconcile import Requeue, with_retries
+from liqo_auth.renew import MIN_RENEW_DELAY, RENEW_AT_FRACTION, RenewalTimers, renewal_time
 from liqo_core import LiqoSettings
-from liqo_core.api.authentication_v1beta1 import GROUP, VERSION, TenantSpec
-from liqo_core.api.consts import K8S_APP_NAME_LABEL, REMOTE_CLUSTER_ID_LABEL, TENANT_FINALIZER
+from liqo_core.api.authentication_v1beta1 import GROUP, VERSION, ResourceSlice, TenantSpec
+from liqo_core.api.consts import (
+    K8S_APP_NAME_LABEL,
+    REMOTE_CLUSTER_ID_LABEL,
+    REPLICATION_ORIGIN_LABEL,
+    REPLICATION_STATUS_LABEL,
+    TENANT_FINALIZER,
+)
+from liqo_core.api.offloading_namespace import NamespaceMap
+from liqo_core.api.resource import CRDInfo
 from liqo_core.identity import CredentialRequest, IdentityProvider
-from liqo_core.kube import JSONObject, Kube, api_status
+from liqo_core.kube import JSONObject, Kube, KubeError, api_status
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +74,12 @@ logger = logging.getLogger(__name__)
 HANDSHAKE_CONDITION = "HandshakeVerified"
 #: Label marking the bindings this controller created for a Tenant.
 MANAGED_BY_TENANT_LABEL = "tenant.liqo.io/managed"
-#: A stored certificate is replaced once less than this fraction of its life is left.
-RENEW_FRACTION = 1 / 3
+#: A stored credential is replaced once less than this fraction of its life is left.
+RENEW_FRACTION = 1 - RENEW_AT_FRACTION
+#: A Tenant whose reconciliation kept failing is tried again after this many seconds.
+RETRY_LATER = 30.0
+#: Wake-ups happen this long after the renewal time, so the credential is surely due.
+WAKE_MARGIN = 0.5
 
 CLUSTER_ROLES_PATH = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
 CLUSTER_ROLE_BINDINGS_PATH = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
@@ -157,8 +181,8 @@ async def read_nonce(api: Kube, namespace: str | None) -> bytes | None:
 
 async def _stored_certificate(
     api: Kube, namespace: str, public_key: crypto.PublicKey
-) -> bytes | None:
-    """The stored certificate, if it is for ``public_key`` and not close to expiry."""
+) -> tuple[bytes, crypto.CertificateValidity] | None:
+    """The stored certificate and its validity, if it is for ``public_key``."""
     secret = await api.get(secrets_path(namespace, REMOTE_CERTIFICATE_SECRET))
     value = ((secret or {}).get("data") or {}).get(CERTIFICATE_KEY)
     if not value:
@@ -167,10 +191,7 @@ async def _stored_certificate(
     validity = crypto.certificate_validity(pem)
     if validity is None or not crypto.same_public_key(validity.public_key, public_key):
         return None
-    lifetime = validity.not_after - validity.not_before
-    if validity.not_after - time.time() < lifetime * RENEW_FRACTION:
-        return None
-    return pem
+    return pem, validity
 
 
 async def store_certificate(api: Kube, namespace: str, consumer: str, certificate: bytes) -> None:
@@ -220,8 +241,8 @@ def api_server_url(api: Kube, settings: LiqoSettings) -> str:
 async def _cluster_role(api: Kube, app_name: str) -> str:
     """The ClusterRole labelled ``app.kubernetes.io/name=<app_name>``.
 
-    Without the right to list ClusterRoles (the chart grants only ``bind`` on the two
-    roles), the chart's name ``liqo-<app_name>`` is assumed.
+    Without the right to list ClusterRoles (an installation with narrower RBAC than the
+    chart's), the chart's name ``liqo-<app_name>`` is assumed.
     """
     try:
         roles = await api.list_items(CLUSTER_ROLES_PATH, f"{K8S_APP_NAME_LABEL}={app_name}")
@@ -234,8 +255,10 @@ async def _cluster_role(api: Kube, app_name: str) -> str:
     return str(sorted(role["metadata"]["name"] for role in roles)[0])
 
 
-def _binding(kind: str, name: str, role: str, subject: str, consumer: str) -> JSONObject:
-    """A (Cluster)RoleBinding of ``role`` to User (RoleBinding) or Group ``consumer``."""
+def _binding(
+    kind: str, name: str, role: str, subjects: list[JSONObject], consumer: str
+) -> JSONObject:
+    """A (Cluster)RoleBinding of ``role`` to ``subjects``, labelled for ``consumer``."""
     rbac = "rbac.authorization.k8s.io"
     return {
         "apiVersion": f"{rbac}/v1",
@@ -245,7 +268,7 @@ def _binding(kind: str, name: str, role: str, subject: str, consumer: str) -> JS
             "labels": {REMOTE_CLUSTER_ID_LABEL: consumer, MANAGED_BY_TENANT_LABEL: "true"},
         },
         "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": role},
-        "subjects": [{"apiGroup": rbac, "kind": subject, "name": consumer}],
+        "subjects": subjects,
     }
 
 
@@ -263,16 +286,58 @@ async def _apply(api: Kube, collection: str, body: JSONObject) -> None:
         await api.create(collection, body)
 
 
-async def bind_consumer(api: Kube, consumer: str, namespace: str | None) -> None:
-    """RoleBinding (User, tenant namespace) and ClusterRoleBinding (Group) for ``consumer``."""
-    if namespace is not None:
+def control_plane_request(
+    consumer: str, name: str, tenant_namespace: str, csr: bytes | None = None
+) -> CredentialRequest:
+    """The control-plane credential of Tenant ``name`` (CN ``<consumer>``, no group)."""
+    return CredentialRequest(
+        consumer_cluster_id=consumer,
+        identity_type="ControlPlane",
+        name=name,
+        tenant_namespace=tenant_namespace,
+        user=consumer,
+        groups=(),
+        csr=csr or None,
+    )
+
+
+async def bind_consumer(
+    api: Kube, provider: IdentityProvider, request: CredentialRequest, *, control_plane: bool
+) -> None:
+    """Bind ``request``'s credential to what upstream grants it, through ``provider.subjects``.
+
+    ``control_plane``: RoleBinding of ``remote-controlplane`` (tenant namespace) to the
+    control-plane credential. Then ``virtual-kubelet-remote-clusterwide`` goes to the
+    consumer's group: one ClusterRoleBinding ``<role>-<consumer>`` to Group ``<consumer>``
+    when the provider's credentials carry groups (certificates' O); otherwise (tokens) the
+    group's members, the credentials requested with ``groups=(<consumer>,)``, are bound one
+    by one (``<role>-<consumer>-<name>``) when their issuer calls this for them.
+    """
+    consumer = request.consumer_cluster_id
+    if control_plane:
         role = await _cluster_role(api, REMOTE_CONTROLPLANE_ROLE)
-        binding = _binding("RoleBinding", role, role, "User", consumer)
-        binding["metadata"]["namespace"] = namespace
-        await _apply(api, role_bindings_path(namespace), binding)
+        binding = _binding("RoleBinding", role, role, provider.subjects(request), consumer)
+        binding["metadata"]["namespace"] = request.tenant_namespace
+        await _apply(api, role_bindings_path(request.tenant_namespace), binding)
+    as_member = provider.subjects(replace(request, groups=(consumer,)))
+    group = [subject for subject in as_member if subject.get("kind") == "Group"]
     role = await _cluster_role(api, VIRTUAL_KUBELET_CLUSTERWIDE_ROLE)
-    binding = _binding("ClusterRoleBinding", f"{role}-{consumer}", role, "Group", consumer)
+    if group:
+        binding = _binding("ClusterRoleBinding", f"{role}-{consumer}", role, group, consumer)
+    elif consumer in request.groups:
+        name = f"{role}-{consumer}-{request.name}"
+        binding = _binding("ClusterRoleBinding", name, role, provider.subjects(request), consumer)
+    else:
+        return
     await _apply(api, CLUSTER_ROLE_BINDINGS_PATH, binding)
+
+
+async def unbind_member(api: Kube, request: CredentialRequest) -> None:
+    """Remove the per-credential ClusterRoleBinding :func:`bind_consumer` made for a member
+    of the consumer's group (token providers), if any."""
+    role = await _cluster_role(api, VIRTUAL_KUBELET_CLUSTERWIDE_ROLE)
+    name = f"{role}-{request.consumer_cluster_id}-{request.name}"
+    await api.delete(f"{CLUSTER_ROLE_BINDINGS_PATH}/{quote(name)}")
 
 
 async def _set_finalizer(api: Kube, body: JSONObject, present: bool) -> None:
@@ -324,6 +389,123 @@ async def _set_status(api: Kube, body: JSONObject, status: JSONObject) -> None:
     await api.merge_patch(path, {"status": status})
 
 
+async def _stored_token_window(api: Kube, namespace: str) -> tuple[float, float] | None:
+    """Validity (POSIX times) recorded with a stored token, if any."""
+    secret = await api.get(secrets_path(namespace, REMOTE_CERTIFICATE_SECRET)) or {}
+    annotations = (secret.get("metadata") or {}).get("annotations") or {}
+    try:
+        start = datetime.fromisoformat(annotations[tokens.NOT_BEFORE_ANNOTATION])
+        end = datetime.fromisoformat(annotations[tokens.NOT_AFTER_ANNOTATION])
+    except (KeyError, ValueError):
+        return None
+    return start.timestamp(), end.timestamp()
+
+
+async def _control_plane_credential(
+    ctx: TenantContext, spec: TenantSpec, request: CredentialRequest, public_key: crypto.PublicKey
+) -> tuple[bytes | None, str | None, float]:
+    """The consumer's control-plane certificate (or token) and when to renew it.
+
+    The stored one is kept until it has passed 2/3 of its lifetime
+    (:func:`~liqo_auth.renew.renewal_time`); then, or when missing or for another key,
+    the Tenant's CSR is signed again (the consumer's key is unchanged, so its CSR stays
+    valid) and a ``CertificateRenewed`` (or ``CertificateIssued``) event recorded.
+    """
+    api, tenant_ns = ctx.api, request.tenant_namespace
+    consumer = request.consumer_cluster_id
+    lifetime = ctx.settings.authentication.credential_lifetime
+    key_pem = _decoded(spec.public_key)
+    now = time.time()
+    stored = await _stored_certificate(api, tenant_ns, public_key)
+    window = None
+    if stored is not None:
+        renew_at = renewal_time(stored[1].not_before, stored[1].not_after, lifetime)
+        if now < renew_at:
+            return stored[0], None, renew_at
+    else:
+        window = await _stored_token_window(api, tenant_ns)
+        token = await tokens.stored_token(api, tenant_ns, key_pem, RENEW_FRACTION)
+        if token is not None and window is not None:
+            renew_at = renewal_time(*window, lifetime)
+            if now < renew_at:
+                return None, token, renew_at
+    issued = await ctx.provider.issue(api, request)
+    certificate: bytes | None = issued.signed_crt
+    token = None
+    if certificate is not None:
+        await store_certificate(api, tenant_ns, consumer, certificate)
+    else:
+        token = await tokens.store_token(api, tenant_ns, consumer, issued, key_pem)
+    kind = "Certificate" if certificate is not None else "Token"
+    renewed = stored is not None or window is not None
+    until = issued.not_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kopf.event(
+        ctx.body, type="Normal", reason=f"{kind}{'Renewed' if renewed else 'Issued'}",
+        message=f"Control-plane {kind.lower()} {'renewed for' if renewed else 'issued to'} "
+        f"{consumer}, valid until {until}",
+    )  # fmt: skip
+    logger.info("Tenant %s: control-plane %s issued, valid until %s", consumer, kind.lower(), until)
+    renew_at = renewal_time(issued.not_before.timestamp(), issued.not_after.timestamp(), lifetime)
+    return certificate, token, max(renew_at, time.time() + MIN_RENEW_DELAY)
+
+
+def _collection(crd: CRDInfo, namespace: str) -> str:
+    return f"/apis/{crd.group}/{crd.version}/namespaces/{quote(namespace)}/{crd.plural}"
+
+
+def _replicated_selector(consumer: str) -> str:
+    return f"{REPLICATION_STATUS_LABEL}=true,{REPLICATION_ORIGIN_LABEL}={consumer}"
+
+
+async def drain(api: Kube, consumer: str, tenant_ns: str) -> list[str]:
+    """Unbind ``remote-controlplane`` in the tenant namespace and delete the consumer's
+    replicated ResourceSlices and NamespaceMaps there; return what was removed."""
+    removed: list[str] = []
+    selector = f"{REMOTE_CLUSTER_ID_LABEL}={consumer},{MANAGED_BY_TENANT_LABEL}=true"
+    for binding in await api.list_items(role_bindings_path(tenant_ns), selector):
+        if await api.delete(role_bindings_path(tenant_ns, binding["metadata"]["name"])):
+            removed.append(f"RoleBinding {binding['metadata']['name']}")
+    for kind, collection in (
+        ("ResourceSlice", _collection(ResourceSlice.crd, tenant_ns)),
+        ("NamespaceMap", _collection(NamespaceMap.crd, tenant_ns)),
+    ):
+        try:
+            items = await api.list_items(collection, _replicated_selector(consumer))
+        except KubeError as exc:
+            if exc.status != 404:  # 404: the kind is not installed
+                raise
+            continue
+        for item in items:
+            if item["metadata"].get("deletionTimestamp"):
+                continue
+            if await api.delete(f"{collection}/{quote(item['metadata']['name'])}"):
+                removed.append(f"{kind} {item['metadata']['name']}")
+    return removed
+
+
+async def _apply_tenant_condition(
+    ctx: TenantContext, spec: TenantSpec, request: CredentialRequest, *, control_plane: bool
+) -> None:
+    """Bindings by ``spec.tenantCondition``: Drained removes them (and the consumer's
+    replicated slices and NamespaceMaps), Active and Cordoned keep them in place."""
+    api, tenant_ns, consumer = ctx.api, request.tenant_namespace, request.consumer_cluster_id
+    if spec.tenant_condition == "Drained":
+        removed = await drain(api, consumer, tenant_ns)
+        if removed:
+            message = f"Tenant drained: removed {', '.join(removed)}"
+            logger.info("Tenant %s: %s", consumer, message)
+            kopf.event(ctx.body, type="Normal", reason="TenantDrained", message=message)
+        return
+    selector = f"{REMOTE_CLUSTER_ID_LABEL}={consumer},{MANAGED_BY_TENANT_LABEL}=true"
+    had_binding = bool(await api.list_items(role_bindings_path(tenant_ns), selector))
+    had_credential = await api.get(secrets_path(tenant_ns, REMOTE_CERTIFICATE_SECRET)) is not None
+    await bind_consumer(api, ctx.provider, request, control_plane=control_plane)
+    if control_plane and had_credential and not had_binding:
+        message = f"Tenant {spec.tenant_condition}: control-plane bindings restored"
+        logger.info("Tenant %s: %s", consumer, message)
+        kopf.event(ctx.body, type="Normal", reason="BindingsRestored", message=message)
+
+
 async def cleanup(api: Kube, consumer: str, namespace: str) -> None:
     """Remove what the controller created for ``consumer``."""
     selector = f"{REMOTE_CLUSTER_ID_LABEL}={consumer},{MANAGED_BY_TENANT_LABEL}=true"
@@ -334,26 +516,30 @@ async def cleanup(api: Kube, consumer: str, namespace: str) -> None:
     await api.delete(secrets_path(namespace, REMOTE_CERTIFICATE_SECRET))
 
 
-async def reconcile(ctx: TenantContext, namespace: str, name: str) -> None:
-    """Bring one Tenant and what it grants to the desired state."""
+async def reconcile(ctx: TenantContext, namespace: str, name: str) -> float | None:
+    """Bring one Tenant and what it grants to the desired state.
+
+    Returns when its control-plane credential is to be renewed (POSIX time), if any.
+    """
     api = ctx.api
     body = await api.get(tenants_path(namespace, name))
     if body is None:
-        return
+        return None
     spec = TenantSpec.model_validate(body.get("spec") or {})
     consumer = spec.cluster_id
     if body["metadata"].get("deletionTimestamp"):
         if TENANT_FINALIZER in (body["metadata"].get("finalizers") or []):
             status_ns = (body.get("status") or {}).get("tenantNamespace") or namespace
             await cleanup(api, consumer, status_ns)
+            await ctx.provider.revoke(api, control_plane_request(consumer, name, status_ns))
             await _set_finalizer(api, body, present=False)
             logger.info("Tenant %s/%s: credentials and bindings removed", namespace, name)
-        return
+        return None
     if TENANT_FINALIZER not in (body["metadata"].get("finalizers") or []):
         await _set_finalizer(api, body, present=True)
         body = await api.get(tenants_path(namespace, name))
         if body is None:
-            return
+            return None
 
     handshake = spec.authz_policy != "TolerateNoHandshake"
     public_key: crypto.PublicKey | None = None
@@ -365,7 +551,7 @@ async def reconcile(ctx: TenantContext, namespace: str, name: str) -> None:
             if await _set_handshake(api, body, False, refused.reason, refused.message):
                 logger.warning("Tenant %s/%s refused: %s", namespace, name, refused.reason)
                 kopf.event(ctx.body, type="Warning", reason=refused.reason, message=refused.message)
-            return
+            return None
         public_key = crypto.load_public_key(_decoded(spec.public_key))
         await _set_handshake(api, body, True, "Verified", "signature and CSR match the key")
     else:
@@ -375,53 +561,68 @@ async def reconcile(ctx: TenantContext, namespace: str, name: str) -> None:
 
     tenant_ns = await ensure_tenant_namespace(api, consumer, namespace)
     status: JSONObject = {"tenantNamespace": tenant_ns}
+    request = control_plane_request(consumer, name, tenant_ns, _decoded(spec.csr))
+    renew_at: float | None = None
     if handshake and public_key is not None:
-        certificate = await _stored_certificate(api, tenant_ns, public_key)
-        if certificate is None:
-            request = CredentialRequest(
-                consumer_cluster_id=consumer,
-                identity_type="ControlPlane",
-                name=name,
-                tenant_namespace=tenant_ns,
-                user=consumer,
-                groups=(),
-                csr=_decoded(spec.csr),
-            )
-            issued = await ctx.provider.issue(api, request)
-            if issued.signed_crt is None:
-                raise RuntimeError(f"identity provider {ctx.provider.name} issued no certificate")
-            certificate = issued.signed_crt
-            await store_certificate(api, tenant_ns, consumer, certificate)
-            kopf.event(
-                ctx.body, type="Normal", reason="CertificateIssued",
-                message=f"Control-plane certificate issued to {consumer}",
-            )  # fmt: skip
+        certificate, token, renew_at = await _control_plane_credential(
+            ctx, spec, request, public_key
+        )
+        credential: JSONObject = (
+            {"signedCRT": base64.b64encode(certificate).decode()}
+            if certificate is not None
+            else {"token": token}
+        )
+        stale = "token" if certificate is not None else "signedCRT"
+        if ((body.get("status") or {}).get("authParams") or {}).get(stale):
+            credential[stale] = None  # the provider changed: drop the other kind
         auth_params: JSONObject = {
             "ca": base64.b64encode(await cluster_ca(api, ctx.settings)).decode(),
-            "signedCRT": base64.b64encode(certificate).decode(),
+            **credential,
             "apiServer": api_server_url(api, ctx.settings),
         }
         if spec.proxy_url:
             auth_params["proxyURL"] = spec.proxy_url
         status["authParams"] = auth_params
-        await bind_consumer(api, consumer, tenant_ns)
-    else:
-        await bind_consumer(api, consumer, None)
+    await _apply_tenant_condition(ctx, spec, request, control_plane=handshake)
     await _set_status(api, body, status)
+    return renew_at
 
 
 def register(registry: kopf.OperatorRegistry, settings: LiqoSettings) -> None:
-    """Register the ``tenant`` controller."""
+    """Register the ``tenant`` controller.
 
-    @kopf.on.event(GROUP, VERSION, "tenants", registry=registry, id="tenant")
-    async def tenant_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
-        if type == "DELETED":
-            return
+    Besides watch events, each Tenant is reconciled again when its credential is due for
+    renewal: the time comes from the stored credential at every reconciliation (so from
+    the initial listing after a restart), and one wake-up per Tenant is kept.
+    """
+    timers = RenewalTimers()
+
+    async def reconcile_and_schedule(body: kopf.Body, memo: kopf.Memo) -> None:
         namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+        key = f"{namespace}/{name}"
+        due: list[float | None] = [None]
 
         async def work() -> None:
             async with operator_api(memo.kube_target) as api:
                 context = TenantContext(api, settings, body, memo.identity_provider)
-                await reconcile(context, namespace, name)
+                due[0] = await reconcile(context, namespace, name)
 
-        await with_retries(logger, f"Tenant {namespace}/{name}", work)
+        async with timers.lock(key):
+            done = await with_retries(logger, f"Tenant {namespace}/{name}", work)
+            at = due[0] if done else time.time() + RETRY_LATER
+            if at is None:
+                timers.unschedule(key)
+                return
+            timers.schedule(key, at + WAKE_MARGIN, lambda: reconcile_and_schedule(body, memo))
+            logger.debug("Tenant %s: next reconciliation at %s", key, at)
+
+    @kopf.on.event(GROUP, VERSION, "tenants", registry=registry, id="tenant")
+    async def tenant_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+        if type == "DELETED":
+            timers.cancel(f"{body.metadata.namespace}/{body.metadata.name}")
+            return
+        await reconcile_and_schedule(body, memo)
+
+    @kopf.on.cleanup(registry=registry, id="tenant-renewal-cleanup")
+    async def stop_timers(**_: Any) -> None:
+        timers.cancel_all()

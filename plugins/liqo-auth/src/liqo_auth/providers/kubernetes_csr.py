@@ -68,8 +68,14 @@ async def _wait_certificate(api: Kube, name: str) -> bytes:
         delay = min(delay * 2, 1.0)
 
 
-async def sign_csr(api: Kube, consumer: str, csr_pem: bytes) -> bytes:
-    """Sign ``csr_pem`` through the CSR API (reusing a pending request for it)."""
+async def sign_csr(
+    api: Kube, consumer: str, csr_pem: bytes, expiration_seconds: int | None = None
+) -> bytes:
+    """Sign ``csr_pem`` through the CSR API (reusing a pending request for it).
+
+    :param expiration_seconds: Lifetime asked for (``spec.expirationSeconds``); ``None``
+        leaves it to the signer.
+    """
     request = base64.b64encode(csr_pem).decode()
     selector = f"{REMOTE_CLUSTER_ID_LABEL}={consumer}"
     existing = [
@@ -81,7 +87,7 @@ async def sign_csr(api: Kube, consumer: str, csr_pem: bytes) -> bytes:
     if existing:
         csr = existing[0]
     else:
-        body = {
+        body: JSONObject = {
             "apiVersion": "certificates.k8s.io/v1",
             "kind": "CertificateSigningRequest",
             "metadata": {
@@ -90,6 +96,8 @@ async def sign_csr(api: Kube, consumer: str, csr_pem: bytes) -> bytes:
             },
             "spec": {"request": request, "signerName": CLIENT_SIGNER, "usages": list(CSR_USAGES)},
         }
+        if expiration_seconds is not None:
+            body["spec"]["expirationSeconds"] = expiration_seconds
         created = await api.create(CSR_PATH, body)
         if created is None:
             raise Requeue("CertificateSigningRequest name clash")
@@ -106,11 +114,16 @@ class KubernetesCSRProvider(IdentityProvider):
 
     name: ClassVar[str] = "kubernetes-csr"
 
+    def __init__(self, lifetime: float | None = None) -> None:
+        """:param lifetime: Seconds of validity to ask for (``credentialLifetime``)."""
+        self.lifetime = lifetime
+
     async def issue(self, api: Kube, request: CredentialRequest) -> IssuedCredential:
         """Sign the request's CSR; the certificate is for the consumer's own key."""
         if not request.csr:
             raise ValueError(f"{request.identity_type} {request.name}: no CSR to sign")
-        certificate = await sign_csr(api, request.consumer_cluster_id, request.csr)
+        expiration = None if self.lifetime is None else int(self.lifetime)
+        certificate = await sign_csr(api, request.consumer_cluster_id, request.csr, expiration)
         validity = crypto.certificate_validity(certificate)
         if validity is None:
             raise RuntimeError("the signer returned something that is not a certificate")

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import kopf
-import yaml
-from kubernetes_asyncio import client, config
 
 from liqo_auth.replication import logic
 from liqo_auth.replication.reflector import (
@@ -30,7 +28,7 @@ from liqo_auth.replication.reflector import (
     set_finalizer,
 )
 from liqo_core.api import consts
-from liqo_core.kube import Kube, KubeError, KubeTarget, describe_error
+from liqo_core.kube import Kube, KubeConfigError, KubeError, KubeTarget, describe_error
 
 logger = logging.getLogger(__name__)
 
@@ -80,18 +78,9 @@ def secret_target(body: Mapping[str, Any]) -> Target | None:
 async def remote_api_client(kubeconfig: bytes) -> Kube:
     """A client for the peer from a kubeconfig held in memory."""
     try:
-        document = yaml.safe_load(kubeconfig)
-        if not isinstance(document, dict):
-            raise InvalidKubeconfigError("key kubeconfig is not a kubeconfig document")
-        configuration = client.Configuration()
-        await config.load_kube_config_from_dict(document, client_configuration=configuration)
-    except InvalidKubeconfigError:
-        raise
-    except Exception as exc:  # never quote the content: only the kind of problem
-        raise InvalidKubeconfigError(
-            f"key kubeconfig cannot be loaded ({type(exc).__name__})"
-        ) from None
-    return Kube(client.ApiClient(configuration=configuration), request_timeout=REQUEST_TIMEOUT)
+        return await Kube.from_kubeconfig(kubeconfig, request_timeout=REQUEST_TIMEOUT)
+    except KubeConfigError as exc:
+        raise InvalidKubeconfigError(f"key {exc}") from None
 
 
 class ReplicationManager:

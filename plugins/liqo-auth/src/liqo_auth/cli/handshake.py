@@ -1,4 +1,4 @@
-"""``liqoctl`` commands of the authentication module (declarative handshake helpers).
+"""Declarative handshake helpers: the manifests two administrators exchange.
 
 - ``liqoctl create nonce --remote-cluster-id C`` (provider): nonce for consumer C;
 - ``liqoctl get nonce --remote-cluster-id C`` (provider): print it;
@@ -10,25 +10,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
 from liqo_auth import forge
-from liqo_core.cli.context import CommandError, get_state
+from liqo_auth.cli.common import Output, RemoteClusterID, Timeout, group
+from liqo_auth.cli.common import run as _run
+from liqo_core.cli.context import get_state
 from liqo_core.cli.output import OutputFormat, print_data
 
-T = TypeVar("T")
-
-RemoteClusterID = Annotated[
-    str, typer.Option("--remote-cluster-id", help="Cluster ID of the peer.", show_default=False)
-]
-Output = Annotated[OutputFormat, typer.Option("--output", "-o", help="yaml or json.")]
-Timeout = Annotated[
-    float, typer.Option("--timeout", help="Seconds to wait for the Liqo controllers.")
-]
 RemoteTenantNamespace = Annotated[
     str | None,
     typer.Option(
@@ -36,22 +27,6 @@ RemoteTenantNamespace = Annotated[
         help="Tenant namespace on the peer (default: liqo-tenant-<this cluster's id>).",
     ),
 ]
-
-
-@contextmanager
-def _client(ctx: typer.Context) -> Iterator[Any]:
-    api_client = get_state(ctx).api_client()
-    try:
-        yield api_client
-    except forge.ForgeError as err:
-        raise CommandError(str(err)) from err
-    finally:
-        api_client.close()  # type: ignore[no-untyped-call]
-
-
-def _run(ctx: typer.Context, work: Callable[[Any], T]) -> T:
-    with _client(ctx) as api_client:
-        return work(api_client)
 
 
 def create_nonce(
@@ -121,20 +96,10 @@ def generate_identity(
     print_data(identity, output)
 
 
-def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
-    """The ``name`` command group of ``app``, created unless another module added it."""
-    for info in app.registered_groups:
-        if info.name == name and info.typer_instance is not None:
-            return info.typer_instance
-    group = typer.Typer(help=help_text, no_args_is_help=True)
-    app.add_typer(group, name=name)
-    return group
-
-
 def register_commands(app: typer.Typer) -> None:
-    """Add the module's commands under ``create``, ``get`` and ``generate``."""
-    _group(app, "create", "Create Liqo resources.").command("nonce")(create_nonce)
-    _group(app, "get", "Read Liqo resources.").command("nonce")(get_nonce)
-    generate = _group(app, "generate", "Generate manifests to give a peer's administrator.")
+    """Add ``create|get nonce`` and ``generate tenant|identity``."""
+    group(app, "create", "Create Liqo resources.").command("nonce")(create_nonce)
+    group(app, "get", "Read Liqo resources.").command("nonce")(get_nonce)
+    generate = group(app, "generate", "Generate manifests to give a peer's administrator.")
     generate.command("tenant")(generate_tenant)
     generate.command("identity")(generate_identity)
