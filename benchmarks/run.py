@@ -1,6 +1,7 @@
 """Run every benchmark, print a table, and write the figures into docs/benchmarks.md.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--no-write]
+    .venv/bin/python benchmarks/run.py [--quick] [--no-write] [--only NAME]
+        [--providers N] [--runs N]
 
 Each suite owns one section of docs/benchmarks.md, between ``<!-- bench:NAME -->`` and
 ``<!-- /bench:NAME -->`` markers; the rest of the page is prose and is left alone.
@@ -9,6 +10,7 @@ Each suite owns one section of docs/benchmarks.md, between ``<!-- bench:NAME -->
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import sys
@@ -18,10 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import apiserver  # a sibling module, importable once the folder is on sys.path
+import apiserver  # sibling modules, importable once the folder is on sys.path
+import peering
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-SUITES: dict[str, Callable[[bool], list[apiserver.Result]]] = {"apiserver": apiserver.run}
+#: Each suite measures and returns its rendered table.
+SUITES: dict[str, Callable[[argparse.Namespace], str]] = {
+    "apiserver": lambda args: table(apiserver.run(args.quick)),
+    "peering": lambda args: peering.table(peering.run(args.quick, args.providers, args.runs)),
+}
 
 
 def table(results: list[apiserver.Result]) -> str:
@@ -48,11 +55,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts (a smoke run)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--only", choices=sorted(SUITES), action="append", help="run this suite")
+    parser.add_argument("--providers", type=int, help="peering: providers of one consumer (20)")
+    parser.add_argument("--runs", type=int, help="peering: runs of the one-provider case (5)")
     args = parser.parse_args()
-    machine = f"{platform.machine()}, Python {platform.python_version()}"
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB, "
+        f"Python {platform.python_version()}"
+    )
     for name, suite in SUITES.items():
-        results = suite(args.quick)
-        rendered = table(results)
+        if args.only and name not in args.only:
+            continue
+        rendered = suite(args)
         print(f"\n{name}\n{rendered}")
         if not args.no_write and not args.quick:
             stamp = datetime.now(UTC).strftime("%Y-%m-%d")

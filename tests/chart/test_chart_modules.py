@@ -10,11 +10,12 @@ from .conftest import NAMESPACE, Manifest, Rendered, RenderFn
 
 MODULES = ("networking", "authentication", "offloading")
 
-# The API groups whose rules belong to each module in the controller-manager's ClusterRole.
-MODULE_GROUPS = {
-    "networking": {"networking.liqo.io", "ipam.liqo.io"},
-    "authentication": {"authentication.liqo.io"},
-    "offloading": {"offloading.liqo.io"},
+# Resources (group, plural) that only one module's rules grant in the controller-manager's
+# ClusterRole (the authentication module also reaches Quotas and NamespaceMaps).
+MODULE_RESOURCES = {
+    "networking": {("networking.liqo.io", "*"), ("ipam.liqo.io", "networks")},
+    "authentication": {("authentication.liqo.io", "tenants"), ("", "serviceaccounts/token")},
+    "offloading": {("offloading.liqo.io", "virtualnodes"), ("offloading.liqo.io", "shadowpods")},
 }
 
 # ClusterRoles that modules bind consumers to, with the app.kubernetes.io/name they are
@@ -31,6 +32,10 @@ CONSUMER_ROLES = {
 
 def _groups(rules: list[Manifest]) -> set[str]:
     return {group for rule in rules for group in rule["apiGroups"]}
+
+
+def _resources(rules: list[Manifest]) -> set[tuple[str, str]]:
+    return {(g, r) for rule in rules for g in rule["apiGroups"] for r in rule["resources"]}
 
 
 def _signers(rules: list[Manifest]) -> set[str]:
@@ -59,10 +64,11 @@ def test_default_render_enables_every_module(render: RenderFn) -> None:
         "leaderElection": {"enabled": False, "leaseName": "66cf253f.ctrlmgr.liqo.io"},
         "healthPort": 8081,
         "metricsPort": 8082,
+        "defaultLimitsEnforcement": "None",
     }
-    groups = _groups(rendered.controller_manager_rules())
-    for module_groups in MODULE_GROUPS.values():
-        assert module_groups <= groups
+    resources = _resources(rendered.controller_manager_rules())
+    for module_resources in MODULE_RESOURCES.values():
+        assert module_resources <= resources
     for name, (discovery_name, _) in CONSUMER_ROLES.items():
         role = rendered.get("ClusterRole", name)
         assert role["metadata"]["labels"]["app.kubernetes.io/name"] == discovery_name
@@ -92,10 +98,10 @@ def test_a_module_off_leaves_config_and_rbac(render: RenderFn, disabled: str) ->
     for module in expected:
         assert module in settings
 
-    groups = _groups(rendered.controller_manager_rules())
-    assert not groups & MODULE_GROUPS[disabled]
+    resources = _resources(rendered.controller_manager_rules())
+    assert not resources & MODULE_RESOURCES[disabled]
     for module in expected:
-        assert MODULE_GROUPS[module] <= groups
+        assert MODULE_RESOURCES[module] <= resources
 
     signers = _signers(rendered.controller_manager_rules())
     assert ("kubernetes.io/kube-apiserver-client" in signers) == (disabled != "authentication")
@@ -173,6 +179,7 @@ def test_module_settings_carry_their_values(render: RenderFn) -> None:
     assert settings["authentication"] == {
         "tlsCompatibilityMode": True,
         "defaultResourceSliceClassEnabled": False,
+        "identityProvider": "kubernetes-csr",
     }
     # Helm merges maps, so the defaults' other keys stay; quantities become strings.
     assert settings["offloading"]["defaultNodeResources"] == {

@@ -35,7 +35,32 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"controllerManager": {"image": {"name": ""}}}, "/controllerManager/image/name"),
     ({"controllerManager": {"config": {"leaderElection": "auto"}}}, "leaderElection"),
     ({"common": {"globalLabels": {"liqo.io/managed": True}}}, "/common/globalLabels"),
+    # The authentication module's values.
+    ({"authentication": {"identityProvider": "Kubernetes CSR"}}, "identityProvider"),
+    ({"authentication": {"identityProvider": ""}}, "identityProvider"),
+    ({"authentication": {"credentialLifetime": "forever"}}, "credentialLifetime"),
+    ({"authentication": {"credentialLifetime": "0"}}, "credentialLifetime"),
+    ({"authentication": {"credentialLifetime": 0}}, "credentialLifetime"),
+    ({"authentication": {"credentialLifetime": -60}}, "credentialLifetime"),
+    ({"controllerManager": {"config": {"defaultLimitsEnforcement": "hard"}}}, "Enforcement"),
+    ({"controllerManager": {"config": {"defaultLimitsEnforcement": ""}}}, "Enforcement"),
+    ({"apiServer": {"address": "liqo.example.com:6443"}}, "/apiServer/address"),
+    ({"apiServer": {"address": "http://liqo.example.com"}}, "/apiServer/address"),
+    ({"apiServer": {"ca": "not a certificate"}}, "/apiServer/ca"),
+    ({"apiServer": {"trustedCA": True}}, "trustedCA"),
+    ({"discovery": {"config": {"clusterLabels": {"bad key!": "x"}}}}, "clusterLabels"),
+    ({"discovery": {"config": {"clusterLabels": {"zone": "a" * 64}}}}, "clusterLabels"),
+    ({"discovery": {"config": {"clusterLabels": {"zone": 1}}}}, "clusterLabels"),
 ]
+
+
+# Every value of the authentication module set.
+AUTHENTICATION_VALUES: dict[str, Any] = {
+    "authentication": {"identityProvider": "serviceaccount-token", "credentialLifetime": "24h"},
+    "apiServer": {"address": "https://liqo.example.com:6443"},
+    "discovery": {"config": {"clusterLabels": {"topology.kubernetes.io/zone": "a"}}},
+    "controllerManager": {"config": {"defaultLimitsEnforcement": "Hard"}},
+}
 
 
 @pytest.mark.parametrize(("values", "named"), BAD_VALUES)
@@ -75,6 +100,8 @@ def test_default_values_pass_the_schema(chart: helm.Chart) -> None:
         },
         {"networking": {"transport": "ipsec"}, "metrics": {"enabled": True}},
         {"controllerManager": {"replicas": 2}, "discovery": {"config": {"clusterID": "c1"}}},
+        AUTHENTICATION_VALUES,
+        {**AUTHENTICATION_VALUES, "authentication": {"enabled": False}},
     ],
 )
 def test_lint_is_clean_in_strict_mode(values: dict[str, Any] | None) -> None:

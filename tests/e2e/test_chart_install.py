@@ -243,11 +243,11 @@ def test_deployed_controller_manager_runs_on_the_chart_settings(
             assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
             time.sleep(0.3)
         assert _http_status(f"http://127.0.0.1:{health}/healthz") == 200
-        # The modules the values enabled are the ones the process hosts.
+        # The modules the values enabled are the ones the process hosts, next to the
+        # always-on core operator (ForeignClusters).
         hosted = hosted_modules(metrics)
-        assert hosted == {"networking", "authentication", "transport:wireguard"}, log.read_text(
-            errors="replace"
-        )
+        expected = {"core", "networking", "authentication", "transport:wireguard"}
+        assert hosted == expected, log.read_text(errors="replace")
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -41,6 +41,28 @@ consumers to, and its settings. Nothing here renders when authentication.enabled
   resources: ["clusterroles"]
   resourceNames: ["liqo-remote-controlplane", "liqo-virtual-kubelet-remote-clusterwide"]
   verbs: ["bind"]
+# Discover the roles above by their app.kubernetes.io/name label.
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["clusterroles"]
+  verbs: ["get", "list", "watch"]
+# The serviceaccount-token identity provider: one ServiceAccount per consumer, tokens for it.
+- apiGroups: [""]
+  resources: ["serviceaccounts"]
+  verbs: ["get", "create", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["serviceaccounts/token"]
+  verbs: ["create"]
+# Quotas of granted ResourceSlices (provider).
+- apiGroups: ["offloading.liqo.io"]
+  resources: ["quotas"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+# NamespaceMaps: replicated by the CRD replicator, removed from drained tenants.
+- apiGroups: ["offloading.liqo.io"]
+  resources: ["namespacemaps"]
+  verbs: ["get", "list", "watch", "update", "patch", "delete"]
+- apiGroups: ["offloading.liqo.io"]
+  resources: ["namespacemaps/status", "namespacemaps/finalizers"]
+  verbs: ["get", "update", "patch"]
 {{- end -}}
 
 {{/* What a consumer's control plane may do in its tenant namespace on this provider. */}}
@@ -68,7 +90,43 @@ consumers to, and its settings. Nothing here renders when authentication.enabled
 
 {{/* The authentication section of the controller-manager settings (YAML map). */}}
 {{- define "liqo.authentication.settings" -}}
-{{- toYaml (dict
-  "tlsCompatibilityMode" .Values.authentication.tlsCompatibilityMode
-  "defaultResourceSliceClassEnabled" .Values.authentication.defaultResourceSliceClassEnabled) -}}
+{{- $auth := .Values.authentication -}}
+{{- $settings := dict
+  "tlsCompatibilityMode" $auth.tlsCompatibilityMode
+  "defaultResourceSliceClassEnabled" $auth.defaultResourceSliceClassEnabled
+  "identityProvider" $auth.identityProvider -}}
+{{- $lifetime := $auth.credentialLifetime -}}
+{{- if kindIs "string" $lifetime }}
+{{- with $lifetime }}
+{{- $_ := set $settings "credentialLifetime" . -}}
+{{- end }}
+{{- else if $lifetime }}
+{{- /* Whole seconds: Helm reads numbers as floats, which YAML would print as 1e+06. */}}
+{{- $_ := set $settings "credentialLifetime" (int64 $lifetime) -}}
+{{- end }}
+{{- toYaml $settings -}}
+{{- end -}}
+
+{{/*
+Settings outside the module's section that only the authentication module reads (YAML map,
+merged into the settings file): what consumers are told about this cluster's API server,
+the labels offered to them, and the enforcement of the Quotas of granted slices.
+*/}}
+{{- define "liqo.authentication.sharedSettings" -}}
+{{- $settings := dict -}}
+{{- $apiServer := dict -}}
+{{- range $key := list "address" "ca" }}
+{{- with get $.Values.apiServer $key }}
+{{- $_ := set $apiServer $key . -}}
+{{- end }}
+{{- end }}
+{{- with $apiServer }}
+{{- $_ := set $settings "apiServer" . -}}
+{{- end }}
+{{- with .Values.discovery.config.clusterLabels }}
+{{- $_ := set $settings "discovery" (dict "clusterLabels" .) -}}
+{{- end }}
+{{- $enforcement := .Values.controllerManager.config.defaultLimitsEnforcement -}}
+{{- $_ := set $settings "controllerManager" (dict "defaultLimitsEnforcement" $enforcement) -}}
+{{- toYaml $settings -}}
 {{- end -}}

@@ -19,5 +19,8 @@ ordered list of enabled modules, and one section per enabled module.
   "leaderElection" $leaderElection
   "healthPort" (include "liqo.controllerManager.healthPort" . | int)
   "metricsPort" (include "liqo.controllerManager.metricsPort" . | int)) -}}
+{{- if .Values.authentication.enabled }}
+{{- $settings = mergeOverwrite $settings (include "liqo.authentication.sharedSettings" . | fromYaml) -}}
+{{- end }}
 {{- toYaml $settings -}}
 {{- end -}}
