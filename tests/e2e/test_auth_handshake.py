@@ -274,6 +274,17 @@ def test_a_csr_with_another_common_name_is_refused(peering: Peering) -> None:
     _refused(peering, tenant, "CSRVerificationFailed")
 
 
+def test_a_csr_for_another_key_is_refused(peering: Peering) -> None:
+    # Right signature and subject, but the CSR asks a certificate for somebody else's key.
+    intruder = _intruder(peering, "wrongkey")
+    tenant = forge.forge_tenant(
+        intruder.cluster_id, intruder.key, crypto.sign(intruder.key, intruder.nonce)
+    )
+    csr = crypto.make_csr(crypto.generate_private_key(), intruder.cluster_id, "liqo.io")
+    tenant["spec"]["csr"] = base64.b64encode(csr).decode()
+    _refused(peering, tenant, "CSRVerificationFailed")
+
+
 def test_a_nonce_issued_for_another_cluster_is_refused(peering: Peering) -> None:
     intruder = _intruder(peering, "replayer")
     other = _intruder(peering, "victim")
