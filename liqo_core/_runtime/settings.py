@@ -284,6 +284,9 @@ class LiqoSettings(BaseSettings):
     networking: NetworkingSettings = Field(default_factory=NetworkingSettings)
     authentication: AuthenticationSettings = Field(default_factory=AuthenticationSettings)
     offloading: OffloadingSettings = Field(default_factory=OffloadingSettings)
+    #: Options of third-party modules, keyed by module name; each module validates its own
+    #: (the built-in modules have their own sections above).
+    module_options: dict[PluginName, dict[str, Any]] = Field(default_factory=dict)
     api_server: ApiServerSettings = Field(default_factory=ApiServerSettings)
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     controller_manager: ControllerManagerSettings = Field(default_factory=ControllerManagerSettings)
@@ -320,6 +323,10 @@ class LiqoSettings(BaseSettings):
     def module_enabled(self, name: str) -> bool:
         """Return whether module ``name`` is enabled."""
         return name in self.modules
+
+    def options_of(self, module: str) -> dict[str, Any]:
+        """Return the ``moduleOptions`` given for third-party module ``module`` (empty if none)."""
+        return dict(self.module_options.get(module, {}))
 
 
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> LiqoSettings:

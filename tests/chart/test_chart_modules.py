@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import helm_python as helm
 import pytest
+
+from liqo_core._runtime.settings import load_settings
 
 from .conftest import NAMESPACE, Manifest, Rendered, RenderFn
 
@@ -149,6 +153,40 @@ def test_third_party_transport_is_named_in_the_config(render: RenderFn) -> None:
     assert networking["transport"] == "ipsec"
     # The selected transport gets its own options, not WireGuard's.
     assert networking["transports"] == {"ipsec": {"ikeVersion": 2}}
+
+
+WIDGETS_RULE = {"apiGroups": ["example.io"], "resources": ["widgets"], "verbs": ["get", "list"]}
+
+
+def test_extra_modules_are_started_configured_and_granted(render: RenderFn, tmp_path: Path) -> None:
+    values = {
+        "offloading": {"enabled": False},
+        "extraModules": [
+            {"name": "widgets", "options": {"period": 5}, "rules": [WIDGETS_RULE]},
+            {"name": "gadgets"},
+        ],
+    }
+    rendered = render(values)
+    config = tmp_path / "config.yaml"
+    config.write_text(rendered.settings_text())
+
+    settings = load_settings(config)
+
+    # After the built-in modules, in the order given; options only where given.
+    assert settings.modules == ["networking", "authentication", "widgets", "gadgets"]
+    assert settings.options_of("widgets") == {"period": 5}
+    assert settings.options_of("gadgets") == {}
+    assert WIDGETS_RULE in rendered.controller_manager_rules()
+
+
+def test_no_extra_modules_renders_no_options(render: RenderFn) -> None:
+    assert "moduleOptions" not in render().settings()
+
+
+def test_an_extra_module_listed_twice_fails_the_render(render: RenderFn) -> None:
+    twice = {"extraModules": [{"name": "widgets"}, {"name": "widgets"}]}
+    with pytest.raises(helm.HelmError, match="widgets is listed more than once"):
+        render(twice)
 
 
 def test_transport_without_options_gets_none(render: RenderFn) -> None:

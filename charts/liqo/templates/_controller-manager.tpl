@@ -19,6 +19,15 @@ ordered list of enabled modules, and one section per enabled module.
   "leaderElection" $leaderElection
   "healthPort" (include "liqo.controllerManager.healthPort" . | int)
   "metricsPort" (include "liqo.controllerManager.metricsPort" . | int)) -}}
+{{- $options := dict -}}
+{{- range $extra := .Values.extraModules }}
+{{- if $extra.options }}
+{{- $_ := set $options $extra.name $extra.options -}}
+{{- end }}
+{{- end }}
+{{- if $options }}
+{{- $_ := set $settings "moduleOptions" $options -}}
+{{- end }}
 {{- if .Values.authentication.enabled }}
 {{- $settings = mergeOverwrite $settings (include "liqo.authentication.sharedSettings" . | fromYaml) -}}
 {{- end }}

@@ -70,6 +70,12 @@ annotations:
 {{- $modules = append $modules $module -}}
 {{- end -}}
 {{- end -}}
+{{- range $extra := .Values.extraModules -}}
+{{- if has $extra.name $modules -}}
+{{- fail (printf "extraModules: %s is listed more than once" $extra.name) -}}
+{{- end -}}
+{{- $modules = append $modules $extra.name -}}
+{{- end -}}
 {{- toJson $modules -}}
 {{- end -}}
 

@@ -153,6 +153,7 @@ def test_unreadable_yaml_is_one_line(tmp_path: Path) -> None:
         ({"namespace": "-x"}, "invalid setting namespace (LIQO_NAMESPACE)"),
         ({"modules": ["networking", "networking"]}, "modules listed more than once: networking"),
         ({"modules": ["core"]}, "'core' is the controller-manager's always-on operator"),
+        ({"moduleOptions": {"Bad Name": {}}}, "invalid setting moduleOptions"),
         (
             {"controllerManager": {"defaultLimitsEnforcement": "Strict"}},
             "invalid setting controllerManager.defaultLimitsEnforcement",
@@ -192,3 +193,11 @@ def test_settings_are_immutable() -> None:
     settings = LiqoSettings()
     with pytest.raises(ValueError, match="frozen"):
         settings.namespace = "x"  # type: ignore[misc]
+
+
+def test_third_party_module_options_are_kept_per_module(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("modules: [widgets]\nmoduleOptions: {widgets: {period: 5}}\n")
+    settings = load_settings(config)
+    assert settings.options_of("widgets") == {"period": 5}
+    assert settings.options_of("gadgets") == {}
