@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from liqo_auth import tokens
+from liqo_auth.bindings import CLUSTER_ROLE_BINDINGS_PATH, bind_consumer, role_bindings_path
 from liqo_auth.identity import build_kubeconfig
 from liqo_auth.kube import secrets_path
 from liqo_auth.names import (
@@ -26,7 +27,6 @@ from liqo_auth.providers.serviceaccount_token import (
     ServiceAccountTokenProvider,
     service_account_name,
 )
-from liqo_auth.tenant import CLUSTER_ROLE_BINDINGS_PATH, bind_consumer, role_bindings_path
 
 from liqo_core.api.authentication_v1beta1 import AuthParams, IdentitySpec
 from liqo_core.api.consts import IDENTITY_TYPE_LABEL, K8S_APP_NAME_LABEL, REMOTE_CLUSTER_ID_LABEL

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
-from liqo_auth.tenant import MANAGED_BY_TENANT_LABEL, drain
+from liqo_auth.bindings import MANAGED_BY_TENANT_LABEL
+from liqo_auth.tenant import drain
 
 from liqo_core.kube import Kube, KubeTarget
 from liqo_core.testing.clusters import ClusterHandle

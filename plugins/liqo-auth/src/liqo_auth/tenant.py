@@ -31,7 +31,7 @@ import asyncio
 import base64
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,14 +40,13 @@ from urllib.parse import quote
 import kopf
 
 from liqo_auth import crypto, tokens
+from liqo_auth.bindings import bind_consumer, managed_selector, role_bindings_path, unbind_all
 from liqo_auth.kube import operator_api, secrets_path
 from liqo_auth.names import (
     CERTIFICATE_KEY,
     NONCE_KEY,
     NONCE_SECRET,
     REMOTE_CERTIFICATE_SECRET,
-    REMOTE_CONTROLPLANE_ROLE,
-    VIRTUAL_KUBELET_CLUSTERWIDE_ROLE,
     default_tenant_namespace,
     tenant_namespace_labels,
     tenant_namespace_selector,
@@ -57,7 +56,6 @@ from liqo_auth.renew import MIN_RENEW_DELAY, RENEW_AT_FRACTION, RenewalTimers, r
 from liqo_core import LiqoSettings
 from liqo_core.api.authentication_v1beta1 import GROUP, VERSION, ResourceSlice, TenantSpec
 from liqo_core.api.consts import (
-    K8S_APP_NAME_LABEL,
     REMOTE_CLUSTER_ID_LABEL,
     REPLICATION_ORIGIN_LABEL,
     REPLICATION_STATUS_LABEL,
@@ -66,14 +64,12 @@ from liqo_core.api.consts import (
 from liqo_core.api.offloading_namespace import NamespaceMap
 from liqo_core.api.resource import CRDInfo
 from liqo_core.identity import CredentialRequest, IdentityProvider
-from liqo_core.kube import JSONObject, Kube, KubeError, api_status
+from liqo_core.kube import JSONObject, Kube, KubeError
 
 logger = logging.getLogger(__name__)
 
 #: Status condition type telling whether the consumer's handshake was verified.
 HANDSHAKE_CONDITION = "HandshakeVerified"
-#: Label marking the bindings this controller created for a Tenant.
-MANAGED_BY_TENANT_LABEL = "tenant.liqo.io/managed"
 #: A stored credential is replaced once less than this fraction of its life is left.
 RENEW_FRACTION = 1 - RENEW_AT_FRACTION
 #: A Tenant whose reconciliation kept failing is tried again after this many seconds.
@@ -81,19 +77,10 @@ RETRY_LATER = 30.0
 #: Wake-ups happen this long after the renewal time, so the credential is surely due.
 WAKE_MARGIN = 0.5
 
-CLUSTER_ROLES_PATH = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
-CLUSTER_ROLE_BINDINGS_PATH = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
-
 
 def tenants_path(namespace: str, name: str | None = None) -> str:
     """REST path of the Tenants of ``namespace`` (or of one)."""
     base = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(namespace)}/tenants"
-    return f"{base}/{quote(name)}" if name else base
-
-
-def role_bindings_path(namespace: str, name: str | None = None) -> str:
-    """REST path of the RoleBindings of ``namespace`` (or of one)."""
-    base = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{quote(namespace)}/rolebindings"
     return f"{base}/{quote(name)}" if name else base
 
 
@@ -238,54 +225,6 @@ def api_server_url(api: Kube, settings: LiqoSettings) -> str:
     return str(host)
 
 
-async def _cluster_role(api: Kube, app_name: str) -> str:
-    """The ClusterRole labelled ``app.kubernetes.io/name=<app_name>``.
-
-    Without the right to list ClusterRoles (an installation with narrower RBAC than the
-    chart's), the chart's name ``liqo-<app_name>`` is assumed.
-    """
-    try:
-        roles = await api.list_items(CLUSTER_ROLES_PATH, f"{K8S_APP_NAME_LABEL}={app_name}")
-    except Exception as exc:
-        if api_status(exc) != 403:
-            raise
-        return f"liqo-{app_name}"
-    if not roles:
-        raise Requeue(f"no ClusterRole labelled {K8S_APP_NAME_LABEL}={app_name}")
-    return str(sorted(role["metadata"]["name"] for role in roles)[0])
-
-
-def _binding(
-    kind: str, name: str, role: str, subjects: list[JSONObject], consumer: str
-) -> JSONObject:
-    """A (Cluster)RoleBinding of ``role`` to ``subjects``, labelled for ``consumer``."""
-    rbac = "rbac.authorization.k8s.io"
-    return {
-        "apiVersion": f"{rbac}/v1",
-        "kind": kind,
-        "metadata": {
-            "name": name,
-            "labels": {REMOTE_CLUSTER_ID_LABEL: consumer, MANAGED_BY_TENANT_LABEL: "true"},
-        },
-        "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": role},
-        "subjects": subjects,
-    }
-
-
-async def _apply(api: Kube, collection: str, body: JSONObject) -> None:
-    name = body["metadata"]["name"]
-    existing = await api.get(f"{collection}/{quote(name)}")
-    if existing is None:
-        if await api.create(collection, body) is not None:
-            return
-        existing = await api.get(f"{collection}/{quote(name)}")
-    if existing is not None and (
-        existing.get("roleRef") != body["roleRef"] or existing.get("subjects") != body["subjects"]
-    ):
-        await api.delete(f"{collection}/{quote(name)}")  # roleRef is immutable
-        await api.create(collection, body)
-
-
 def control_plane_request(
     consumer: str, name: str, tenant_namespace: str, csr: bytes | None = None
 ) -> CredentialRequest:
@@ -299,45 +238,6 @@ def control_plane_request(
         groups=(),
         csr=csr or None,
     )
-
-
-async def bind_consumer(
-    api: Kube, provider: IdentityProvider, request: CredentialRequest, *, control_plane: bool
-) -> None:
-    """Bind ``request``'s credential to what upstream grants it, through ``provider.subjects``.
-
-    ``control_plane``: RoleBinding of ``remote-controlplane`` (tenant namespace) to the
-    control-plane credential. Then ``virtual-kubelet-remote-clusterwide`` goes to the
-    consumer's group: one ClusterRoleBinding ``<role>-<consumer>`` to Group ``<consumer>``
-    when the provider's credentials carry groups (certificates' O); otherwise (tokens) the
-    group's members, the credentials requested with ``groups=(<consumer>,)``, are bound one
-    by one (``<role>-<consumer>-<name>``) when their issuer calls this for them.
-    """
-    consumer = request.consumer_cluster_id
-    if control_plane:
-        role = await _cluster_role(api, REMOTE_CONTROLPLANE_ROLE)
-        binding = _binding("RoleBinding", role, role, provider.subjects(request), consumer)
-        binding["metadata"]["namespace"] = request.tenant_namespace
-        await _apply(api, role_bindings_path(request.tenant_namespace), binding)
-    as_member = provider.subjects(replace(request, groups=(consumer,)))
-    group = [subject for subject in as_member if subject.get("kind") == "Group"]
-    role = await _cluster_role(api, VIRTUAL_KUBELET_CLUSTERWIDE_ROLE)
-    if group:
-        binding = _binding("ClusterRoleBinding", f"{role}-{consumer}", role, group, consumer)
-    elif consumer in request.groups:
-        name = f"{role}-{consumer}-{request.name}"
-        binding = _binding("ClusterRoleBinding", name, role, provider.subjects(request), consumer)
-    else:
-        return
-    await _apply(api, CLUSTER_ROLE_BINDINGS_PATH, binding)
-
-
-async def unbind_member(api: Kube, request: CredentialRequest) -> None:
-    """Remove the per-credential ClusterRoleBinding :func:`bind_consumer` made for a member
-    of the consumer's group (token providers), if any."""
-    role = await _cluster_role(api, VIRTUAL_KUBELET_CLUSTERWIDE_ROLE)
-    name = f"{role}-{request.consumer_cluster_id}-{request.name}"
-    await api.delete(f"{CLUSTER_ROLE_BINDINGS_PATH}/{quote(name)}")
 
 
 async def _set_finalizer(api: Kube, body: JSONObject, present: bool) -> None:
@@ -461,7 +361,7 @@ async def drain(api: Kube, consumer: str, tenant_ns: str) -> list[str]:
     """Unbind ``remote-controlplane`` in the tenant namespace and delete the consumer's
     replicated ResourceSlices and NamespaceMaps there; return what was removed."""
     removed: list[str] = []
-    selector = f"{REMOTE_CLUSTER_ID_LABEL}={consumer},{MANAGED_BY_TENANT_LABEL}=true"
+    selector = managed_selector(consumer)
     for binding in await api.list_items(role_bindings_path(tenant_ns), selector):
         if await api.delete(role_bindings_path(tenant_ns, binding["metadata"]["name"])):
             removed.append(f"RoleBinding {binding['metadata']['name']}")
@@ -496,7 +396,7 @@ async def _apply_tenant_condition(
             logger.info("Tenant %s: %s", consumer, message)
             kopf.event(ctx.body, type="Normal", reason="TenantDrained", message=message)
         return
-    selector = f"{REMOTE_CLUSTER_ID_LABEL}={consumer},{MANAGED_BY_TENANT_LABEL}=true"
+    selector = managed_selector(consumer)
     had_binding = bool(await api.list_items(role_bindings_path(tenant_ns), selector))
     had_credential = await api.get(secrets_path(tenant_ns, REMOTE_CERTIFICATE_SECRET)) is not None
     await bind_consumer(api, ctx.provider, request, control_plane=control_plane)
@@ -508,11 +408,7 @@ async def _apply_tenant_condition(
 
 async def cleanup(api: Kube, consumer: str, namespace: str) -> None:
     """Remove what the controller created for ``consumer``."""
-    selector = f"{REMOTE_CLUSTER_ID_LABEL}={consumer},{MANAGED_BY_TENANT_LABEL}=true"
-    for binding in await api.list_items(CLUSTER_ROLE_BINDINGS_PATH, selector):
-        await api.delete(f"{CLUSTER_ROLE_BINDINGS_PATH}/{quote(binding['metadata']['name'])}")
-    for binding in await api.list_items(role_bindings_path(namespace), selector):
-        await api.delete(role_bindings_path(namespace, binding["metadata"]["name"]))
+    await unbind_all(api, consumer, namespace)
     await api.delete(secrets_path(namespace, REMOTE_CERTIFICATE_SECRET))
 
 

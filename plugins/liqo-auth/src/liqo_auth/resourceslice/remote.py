@@ -25,6 +25,7 @@ from typing import Any, cast
 import kopf
 
 from liqo_auth import crypto
+from liqo_auth.bindings import bind_consumer, unbind_member
 from liqo_auth.kube import operator_api
 from liqo_auth.reconcile import with_retries
 from liqo_auth.renew import MIN_RENEW_DELAY, RenewalTimers, renewal_time
@@ -43,14 +44,7 @@ from liqo_auth.resourceslice.common import (
     slices_path,
     with_condition,
 )
-from liqo_auth.tenant import (
-    api_server_url,
-    bind_consumer,
-    cluster_ca,
-    tenant_namespace_for,
-    tenants_path,
-    unbind_member,
-)
+from liqo_auth.tenant import api_server_url, cluster_ca, tenant_namespace_for, tenants_path
 from liqo_core import LiqoSettings
 from liqo_core.api.authentication_v1beta1 import GROUP, VERSION
 from liqo_core.api.consts import (
