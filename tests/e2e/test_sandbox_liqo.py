@@ -146,6 +146,8 @@ def test_up_installs_and_runs_liqo_in_every_cluster(tmp_path: Path, marker_site:
         table = liqoctl("sandbox", "status", "--dir", str(directory))
         assert table.returncode == 0, table.stderr
         assert table.stdout.count("installed") == 2 and table.stdout.count("1/1 ready") == 2
+
+        _peer_as_the_readme_says(directory)
     finally:
         down = liqoctl("sandbox", "down", "--dir", str(directory))
     assert down.returncode == 0, down.stderr
@@ -157,6 +159,29 @@ def test_up_installs_and_runs_liqo_in_every_cluster(tmp_path: Path, marker_site:
         Path(socket_path(state["netnsPrefix"], c["name"])).exists() for c in state["clusters"]
     )
     assert not list(directory.glob("*/pods/*/*.pid"))
+
+
+def _peer_as_the_readme_says(directory: Path) -> None:
+    """README: ``liqoctl peer`` between the two sandbox clusters, ``info peer``, ``unpeer``."""
+    consumer = ["--kubeconfig", str(directory / "cluster-1" / "kubeconfig")]
+    remote = ["--remote-kubeconfig", str(directory / "cluster-2" / "kubeconfig")]
+    peered = liqoctl(*consumer, "peer", *remote, "--networking-disabled", "--timeout", "120")
+    assert peered.returncode == 0, peered.stdout + peered.stderr
+    assert "Peered with provider cluster-2" in peered.stdout
+    info = liqoctl(*consumer, "info", "peer", "cluster-2", "-o", "json")
+    assert info.returncode == 0, info.stderr
+    described = json.dumps(json.loads(info.stdout))
+    assert '"Provider"' in described and "accepted" in described, described
+    unpeered = liqoctl(*consumer, "unpeer", *remote, "--delete-namespaces")
+    assert unpeered.returncode == 0, unpeered.stdout + unpeered.stderr
+    namespaces = json.loads(
+        subprocess.run(
+            ["kubectl", *consumer, "get", "namespaces", "-o", "json"],
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout
+    )  # fmt: skip
+    names = {item["metadata"]["name"] for item in namespaces["items"]}
+    assert not [name for name in names if name.startswith("liqo-tenant-")], names
 
 
 def test_up_with_a_missing_chart_is_a_one_line_error(tmp_path: Path) -> None:
