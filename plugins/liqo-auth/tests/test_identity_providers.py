@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -169,12 +170,14 @@ async def test_a_stored_token_is_reused_only_for_its_key_and_until_renewal(
     assert stored is not None and CERTIFICATE_KEY not in stored["data"]
     assert stored["metadata"]["labels"] == {REMOTE_CLUSTER_ID_LABEL: "cons"}
     assert base64.b64decode(stored["data"][tokens.TOKEN_KEY]) == b"tok-1"
-    assert await tokens.stored_token(api, namespace, b"key-1", 1 / 3) == "tok-1"
-    assert await tokens.stored_token(api, namespace, b"key-2", 1 / 3) is None
+    found = await tokens.stored_token(api, namespace, b"key-1", None)
+    assert found is not None and found.token == "tok-1" and found.renew_at > time.time()
+    assert await tokens.stored_token(api, namespace, b"key-2", None) is None
 
     due = IssuedCredential(now - timedelta(hours=1), now + timedelta(minutes=5), token="tok-2")
     await tokens.store_token(api, namespace, "cons", due, b"key-1")
-    assert await tokens.stored_token(api, namespace, b"key-1", 1 / 3) is None
+    due_found = await tokens.stored_token(api, namespace, b"key-1", None)
+    assert due_found is not None and due_found.renew_at <= time.time()
 
 
 @pytest.fixture

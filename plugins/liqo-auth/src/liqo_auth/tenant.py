@@ -52,7 +52,7 @@ from liqo_auth.names import (
     tenant_namespace_selector,
 )
 from liqo_auth.reconcile import Requeue, with_retries
-from liqo_auth.renew import MIN_RENEW_DELAY, RENEW_AT_FRACTION, RenewalTimers, renewal_time
+from liqo_auth.renew import MIN_RENEW_DELAY, RenewalTimers, renewal_time
 from liqo_core import LiqoSettings
 from liqo_core.api.authentication_v1beta1 import GROUP, VERSION, ResourceSlice, TenantSpec
 from liqo_core.api.consts import (
@@ -70,8 +70,6 @@ logger = logging.getLogger(__name__)
 
 #: Status condition type telling whether the consumer's handshake was verified.
 HANDSHAKE_CONDITION = "HandshakeVerified"
-#: A stored credential is replaced once less than this fraction of its life is left.
-RENEW_FRACTION = 1 - RENEW_AT_FRACTION
 #: A Tenant whose reconciliation kept failing is tried again after this many seconds.
 RETRY_LATER = 30.0
 #: Wake-ups happen this long after the renewal time, so the credential is surely due.
@@ -289,18 +287,6 @@ async def _set_status(api: Kube, body: JSONObject, status: JSONObject) -> None:
     await api.merge_patch(path, {"status": status})
 
 
-async def _stored_token_window(api: Kube, namespace: str) -> tuple[float, float] | None:
-    """Validity (POSIX times) recorded with a stored token, if any."""
-    secret = await api.get(secrets_path(namespace, REMOTE_CERTIFICATE_SECRET)) or {}
-    annotations = (secret.get("metadata") or {}).get("annotations") or {}
-    try:
-        start = datetime.fromisoformat(annotations[tokens.NOT_BEFORE_ANNOTATION])
-        end = datetime.fromisoformat(annotations[tokens.NOT_AFTER_ANNOTATION])
-    except (KeyError, ValueError):
-        return None
-    return start.timestamp(), end.timestamp()
-
-
 async def _control_plane_credential(
     ctx: TenantContext, spec: TenantSpec, request: CredentialRequest, public_key: crypto.PublicKey
 ) -> tuple[bytes | None, str | None, float]:
@@ -317,18 +303,15 @@ async def _control_plane_credential(
     key_pem = _decoded(spec.public_key)
     now = time.time()
     stored = await _stored_certificate(api, tenant_ns, public_key)
-    window = None
+    found = None
     if stored is not None:
         renew_at = renewal_time(stored[1].not_before, stored[1].not_after, lifetime)
         if now < renew_at:
             return stored[0], None, renew_at
     else:
-        window = await _stored_token_window(api, tenant_ns)
-        token = await tokens.stored_token(api, tenant_ns, key_pem, RENEW_FRACTION)
-        if token is not None and window is not None:
-            renew_at = renewal_time(*window, lifetime)
-            if now < renew_at:
-                return None, token, renew_at
+        found = await tokens.stored_token(api, tenant_ns, key_pem, lifetime)
+        if found is not None and now < found.renew_at:
+            return None, found.token, found.renew_at
     issued = await ctx.provider.issue(api, request)
     certificate: bytes | None = issued.signed_crt
     token = None
@@ -337,7 +320,7 @@ async def _control_plane_credential(
     else:
         token = await tokens.store_token(api, tenant_ns, consumer, issued, key_pem)
     kind = "Certificate" if certificate is not None else "Token"
-    renewed = stored is not None or window is not None
+    renewed = stored is not None or found is not None
     until = issued.not_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     kopf.event(
         ctx.body, type="Normal", reason=f"{kind}{'Renewed' if renewed else 'Issued'}",

@@ -4,18 +4,20 @@ A token from a token-based identity provider (``serviceaccount-token``) is store
 certificate would be: Secret ``liqo-remote-certificate`` in the tenant namespace, data key
 ``token`` (the ``certificate`` key is dropped). Annotations record its validity and the
 SHA-256 of the consumer public key it was issued after verifying, so a restarted
-controller reuses it until 2/3 of its lifetime, and re-issues it when the consumer's key
-changes. The token is never logged nor put in events.
+controller reuses it until it is due for renewal (2/3 of its lifetime), and re-issues it
+when the consumer's key changes. The token is never logged nor put in events.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from liqo_auth.kube import secrets_path
 from liqo_auth.names import CERTIFICATE_KEY, REMOTE_CERTIFICATE_SECRET
+from liqo_auth.renew import renewal_time
 from liqo_core.api.consts import REMOTE_CLUSTER_ID_LABEL
 from liqo_core.identity import IssuedCredential
 from liqo_core.kube import Kube
@@ -41,11 +43,19 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
 
 
+@dataclass(frozen=True)
+class StoredToken:
+    """A reusable stored token and when it is due for renewal (POSIX time)."""
+
+    token: str
+    renew_at: float
+
+
 async def stored_token(
-    api: Kube, namespace: str, public_key_pem: bytes, renew_fraction: float
-) -> str | None:
-    """The stored token, if issued for ``public_key_pem`` and more than ``renew_fraction``
-    of its lifetime is left."""
+    api: Kube, namespace: str, public_key_pem: bytes, lifetime: float | None
+) -> StoredToken | None:
+    """The stored token, if issued for ``public_key_pem``, with its renewal time
+    (:func:`~liqo_auth.renew.renewal_time`; ``lifetime`` is the one asked for)."""
     secret = await api.get(secrets_path(namespace, REMOTE_CERTIFICATE_SECRET)) or {}
     value = (secret.get("data") or {}).get(TOKEN_KEY)
     annotations = (secret.get("metadata") or {}).get("annotations") or {}
@@ -55,9 +65,8 @@ async def stored_token(
         return None
     if annotations.get(PUBLIC_KEY_ANNOTATION) != _fingerprint(public_key_pem):
         return None
-    if not_after - datetime.now(UTC) < (not_after - not_before) * renew_fraction:
-        return None
-    return base64.b64decode(value).decode()
+    renew_at = renewal_time(not_before.timestamp(), not_after.timestamp(), lifetime)
+    return StoredToken(base64.b64decode(value).decode(), renew_at)
 
 
 async def store_token(
