@@ -217,7 +217,13 @@ def test_deleting_the_identity_deletes_its_renew(rotation: Rotation) -> None:
     r = rotation
     c, h = r.consumer, r.handshake
     name = h.identity["metadata"]["name"]
-    assert get_object(c, "renews", h.consumer_namespace, name) is not None
+    # The Renew is created by the consumer's controller after the Identity: wait for it
+    # (this test may be the first of its module to run).
+    wait_for(
+        "the Renew of the ControlPlane Identity",
+        lambda: get_object(c, "renews", h.consumer_namespace, name),
+        timeout=60,
+    )
     c.kubectl("delete", "identity", name, "-n", h.consumer_namespace, "--wait=false")
     wait_for(
         "the Renew deleted with its Identity",

@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
+from e2e_support import wait_for
 from kubernetes import client
 
 from liqo_core.testing.clusters import ClusterHandle
@@ -237,11 +237,12 @@ def test_deployed_controller_manager_runs_on_the_chart_settings(
             command, env=env, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
     try:
-        deadline = time.monotonic() + 90
-        while _http_status(f"http://127.0.0.1:{health}/readyz") != 200:
+
+        def ready() -> bool:
             assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
-            time.sleep(0.3)
+            return _http_status(f"http://127.0.0.1:{health}/readyz") == 200
+
+        wait_for("the controller-manager ready", ready, timeout=90, interval=0.3)
         assert _http_status(f"http://127.0.0.1:{health}/healthz") == 200
         # The modules the values enabled are the ones the process hosts, next to the
         # always-on core operator (ForeignClusters).

@@ -9,6 +9,7 @@ import pytest
 
 from liqo_core.testing.apiserver import EmulatedCluster
 from liqo_core.testing.clusters import ClusterPool, kubeconfigs_from_env, unique_name
+from liqo_core.testing.waiting import wait_for
 
 
 def test_real_pool_refuses_more_clusters_than_given(tmp_path):
@@ -57,7 +58,6 @@ def test_server_exits_when_its_parent_dies(tmp_path):
     import os
     import subprocess
     import sys
-    import time
 
     script = (
         "import sys, time\n"
@@ -74,12 +74,16 @@ def test_server_exits_when_its_parent_dies(tmp_path):
     child = int(parent.stdout.readline())
     parent.kill()
     parent.wait()
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+
+    def child_gone() -> bool:
         try:
             os.kill(child, 0)
         except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    os.kill(child, 9)
-    raise AssertionError("emulator outlived its parent")
+            return True
+        return False
+
+    try:
+        wait_for(child_gone, timeout=15, interval=0.1, what="the emulator to exit with its parent")
+    except AssertionError:
+        os.kill(child, 9)
+        raise
