@@ -21,7 +21,7 @@ import aiohttp
 import orjson
 import yaml
 
-from liqo_core.testing.apiserver import EmulatedCluster
+from liqo_core.sandbox.apiserver import EmulatedCluster
 
 NAMESPACE = "bench"
 CONCURRENCY = 8

@@ -16,16 +16,6 @@ from typing import TYPE_CHECKING
 from liqo_core._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from liqo_core._runtime.errors import (
-        LiqoError,
-        PluginConflictError,
-        PluginContractError,
-        PluginImportError,
-        PluginLoadError,
-        PluginStartError,
-        SettingsError,
-        UnknownPluginError,
-    )
     from liqo_core._runtime.plugins import (
         MODULES_GROUP,
         TRANSPORTS_GROUP,
@@ -36,8 +26,18 @@ if TYPE_CHECKING:
         discover_plugins,
         load_runtime,
     )
-    from liqo_core._runtime.settings import LiqoSettings, load_settings
+    from liqo_core.errors import (
+        LiqoError,
+        PluginConflictError,
+        PluginContractError,
+        PluginImportError,
+        PluginLoadError,
+        PluginStartError,
+        SettingsError,
+        UnknownPluginError,
+    )
     from liqo_core.hookspecs import ModuleInfo, hookimpl, hookspec
+    from liqo_core.settings import LiqoSettings, load_settings
     from liqo_core.transport import (
         ConnectionState,
         Endpoint,
@@ -51,14 +51,14 @@ if TYPE_CHECKING:
 # Loaded on first use: importing liqo_core must stay cheap (the API emulator, liqoctl
 # and every component import it; pydantic-settings and stevedore cost ~0.4 s).
 _EXPORTS = {
-    "LiqoError": "liqo_core._runtime.errors",
-    "PluginConflictError": "liqo_core._runtime.errors",
-    "PluginContractError": "liqo_core._runtime.errors",
-    "PluginImportError": "liqo_core._runtime.errors",
-    "PluginLoadError": "liqo_core._runtime.errors",
-    "PluginStartError": "liqo_core._runtime.errors",
-    "SettingsError": "liqo_core._runtime.errors",
-    "UnknownPluginError": "liqo_core._runtime.errors",
+    "LiqoError": "liqo_core.errors",
+    "PluginConflictError": "liqo_core.errors",
+    "PluginContractError": "liqo_core.errors",
+    "PluginImportError": "liqo_core.errors",
+    "PluginLoadError": "liqo_core.errors",
+    "PluginStartError": "liqo_core.errors",
+    "SettingsError": "liqo_core.errors",
+    "UnknownPluginError": "liqo_core.errors",
     "MODULES_GROUP": "liqo_core._runtime.plugins",
     "TRANSPORTS_GROUP": "liqo_core._runtime.plugins",
     "LiqoPluginManager": "liqo_core._runtime.plugins",
@@ -67,8 +67,8 @@ _EXPORTS = {
     "PluginInfo": "liqo_core._runtime.plugins",
     "discover_plugins": "liqo_core._runtime.plugins",
     "load_runtime": "liqo_core._runtime.plugins",
-    "LiqoSettings": "liqo_core._runtime.settings",
-    "load_settings": "liqo_core._runtime.settings",
+    "LiqoSettings": "liqo_core.settings",
+    "load_settings": "liqo_core.settings",
     "ModuleInfo": "liqo_core.hookspecs",
     "hookimpl": "liqo_core.hookspecs",
     "hookspec": "liqo_core.hookspecs",

@@ -16,15 +16,15 @@ Who implements them:
   :class:`~liqo_core.transport.Transport` already answers :func:`liqo_api_models` from
   its ``api_models()`` method; it may implement any other hook too.
 
-Hooks are grouped by phase: lifecycle, controllers, CLI, API, sandbox, authentication,
-peering.
+Hooks are grouped by phase: lifecycle, controllers, CLI, API, authentication, peering.
+Hooks of the local sandbox (a test bed, not production) are specified by the sandbox
+itself, in :mod:`liqo_core.sandbox.hookspecs`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -32,11 +32,11 @@ if TYPE_CHECKING:
     import kopf
     import typer
 
-    from liqo_core._runtime.settings import LiqoSettings
     from liqo_core.api.resource import CustomResource
     from liqo_core.identity import IdentityProvider
     from liqo_core.peering import PeeringStep
     from liqo_core.peers import PeerStatusSource
+    from liqo_core.settings import LiqoSettings
 
 #: Project name shared by the markers, the plugin manager and the hook prefix.
 PROJECT_NAME = "liqo"
@@ -149,30 +149,6 @@ def liqo_module_info() -> ModuleInfo:
     ``liqoctl plugins list`` and for documentation.
 
     :return: The plugin's :class:`ModuleInfo`.
-    """
-
-
-# --- sandbox ---------------------------------------------------------------------------
-
-
-@hookspec
-def liqo_sandbox_components(cluster: Any, settings: LiqoSettings) -> list[Mapping[str, Any]]:
-    """Return extra Kubernetes manifests the local sandbox applies for this plugin.
-
-    Called by ``liqoctl sandbox up`` for each sandbox cluster, once the chart is installed
-    there, for every plugin the installed settings enable (in start order); the manifests
-    are server-side applied in the order returned, and a namespaced manifest without
-    ``metadata.namespace`` goes to the Liqo namespace. Return things a real cluster would
-    already have and the sandbox lacks; never what the chart installs.
-
-    **Provisional**: may change before 1.0.
-
-    :param cluster: The sandbox cluster, a :class:`liqo_core.testing.sandbox.ClusterInfo`
-        (typed ``Any`` here: production code never imports the test kit): ``name``,
-        ``cluster_id``, ``pod_cidr``, ``service_cidr``, ``kubeconfig`` and ``nodes``.
-    :param settings: The settings the cluster's Liqo controller-manager runs with.
-    :return: Manifests (plain dicts with ``apiVersion``, ``kind`` and ``metadata.name``)
-        to apply, in order; an empty list for none.
     """
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from liqo_core._runtime.errors import LiqoError
+from liqo_core.errors import LiqoError
 
 T = TypeVar("T")
 

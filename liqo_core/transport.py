@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from liqo_core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from liqo_core._runtime.settings import LiqoSettings
     from liqo_core.api.resource import CustomResource
+    from liqo_core.settings import LiqoSettings
 
 #: IP version of the underlay a tunnel runs over.
 IPVersion = Literal[4, 6]

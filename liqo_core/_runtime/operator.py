@@ -34,7 +34,6 @@ from typing import Any
 import kopf
 from aiohttp import web
 
-from liqo_core._runtime.errors import LiqoError, SettingsError
 from liqo_core._runtime.health import HttpServer, metrics_app, probes_app, start_server
 from liqo_core._runtime.leader import (
     ElectionConfig,
@@ -43,7 +42,7 @@ from liqo_core._runtime.leader import (
     LeadershipLost,
 )
 from liqo_core._runtime.metrics import ControllerManagerMetrics
-from liqo_core._runtime.settings import RESERVED_MODULE_NAME, LiqoSettings
+from liqo_core.errors import LiqoError, SettingsError
 from liqo_core.identity import IdentityProvider
 from liqo_core.kube import (
     Kube,
@@ -52,6 +51,7 @@ from liqo_core.kube import (
     describe_error,
     load_configuration,
 )
+from liqo_core.settings import RESERVED_MODULE_NAME, LiqoSettings
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ plugin before the next begins (as neutron's managers do)::
     -> liqo_configure (historic)
 
 If any phase fails, what was already registered is unconfigured and unregistered and a
-:class:`~liqo_core._runtime.errors.PluginLoadError` names the plugin, its distribution
+:class:`~liqo_core.errors.PluginLoadError` names the plugin, its distribution
 and what to do.
 
 Plugins are imported by stevedore (``invoke_on_load=False``) and constructed here with
@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import pluggy
@@ -32,7 +32,7 @@ from stevedore.exception import NoMatches
 from stevedore.extension import Extension, ExtensionManager
 
 from liqo_core import hookspecs
-from liqo_core._runtime.errors import (
+from liqo_core.errors import (
     PluginConflictError,
     PluginContractError,
     PluginImportError,
@@ -46,10 +46,10 @@ from liqo_core.transport import Transport
 if TYPE_CHECKING:
     import kopf
 
-    from liqo_core._runtime.settings import LiqoSettings
     from liqo_core.api.resource import CustomResource
     from liqo_core.identity import IdentityProvider
     from liqo_core.peers import PeerStatusSource
+    from liqo_core.settings import LiqoSettings
 
 LOG = logging.getLogger(__name__)
 
@@ -65,11 +65,18 @@ _KIND_OF_GROUP: dict[str, PluginKind] = {MODULES_GROUP: "module", TRANSPORTS_GRO
 
 
 class LiqoPluginManager(pluggy.PluginManager):
-    """The pluggy manager of a Liqo process, with every ``liqo_*`` spec added."""
+    """The pluggy manager of a Liqo process, with every production ``liqo_*`` spec added.
 
-    def __init__(self) -> None:
+    :param extra_hookspecs: Spec modules of the hosting process (the sandbox adds
+        :mod:`liqo_core.sandbox.hookspecs`); plugins implement those with
+        ``optionalhook=True`` so that other hosts still load them.
+    """
+
+    def __init__(self, extra_hookspecs: Iterable[ModuleType] = ()) -> None:
         super().__init__(hookspecs.PROJECT_NAME)
         self.add_hookspecs(hookspecs)
+        for specs in extra_hookspecs:
+            self.add_hookspecs(specs)
 
     def hook_of(self, plugin_name: str, hook_name: str) -> pluggy.HookCaller:
         """Return a caller of ``hook_name`` that reaches only plugin ``plugin_name``."""
@@ -393,18 +400,20 @@ def _start_error(plugin: LoadedPlugin, action: str, err: BaseException) -> Plugi
     )
 
 
-def load_runtime(settings: LiqoSettings) -> LiqoRuntime:
+def load_runtime(settings: LiqoSettings, *, hookspecs: Iterable[ModuleType] = ()) -> LiqoRuntime:
     """Load, check, construct, register and configure the plugins ``settings`` enable.
 
     Modules come from group ``liqo.modules`` in the order of ``settings.modules`` (any
     subset, including none); the transport named by ``settings.networking.transport``
     comes from ``liqo.network.transports``, only when the networking module is enabled.
 
+    :param hookspecs: Extra spec modules of the hosting process (see
+        :class:`LiqoPluginManager`).
     :raises PluginLoadError: a plugin is missing, broken, ambiguous or failed to start;
         nothing stays registered.
     :raises SettingsError: a plugin rejected its options.
     """
-    runtime = LiqoRuntime(settings, LiqoPluginManager())
+    runtime = LiqoRuntime(settings, LiqoPluginManager(hookspecs))
     try:
         module_exts = _load_modules(settings)
         transport_ext = (

@@ -18,10 +18,10 @@ from typing import Annotated
 
 import typer
 
-from liqo_core._runtime.errors import LiqoError
 from liqo_core.cli import commands
 from liqo_core.cli.context import CliState
 from liqo_core.cli.output import print_error
+from liqo_core.errors import LiqoError
 
 HELP = "Liqo: peer Kubernetes clusters, offload workloads, connect their networks."
 

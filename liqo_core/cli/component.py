@@ -21,11 +21,11 @@ from typing import Annotated, Any
 
 import typer
 
-from liqo_core._runtime.errors import LiqoError
 from liqo_core._runtime.operator import CORE_OPERATOR, ControllerManager, ManagerOptions
 from liqo_core._runtime.plugins import load_runtime
-from liqo_core._runtime.settings import load_settings
+from liqo_core.errors import LiqoError
 from liqo_core.kube import KubeConfigError, KubeTarget
+from liqo_core.settings import load_settings
 
 app = typer.Typer(
     name="liqo",

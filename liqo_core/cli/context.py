@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from liqo_core._runtime.errors import LiqoError
 from liqo_core._runtime.plugins import LiqoRuntime, load_runtime
-from liqo_core._runtime.settings import LiqoSettings, load_settings
+from liqo_core.errors import LiqoError
+from liqo_core.settings import LiqoSettings, load_settings
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient

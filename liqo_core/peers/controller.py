@@ -30,13 +30,13 @@ from urllib.parse import quote
 
 import kopf
 
-from liqo_core._runtime.settings import LiqoSettings
 from liqo_core.api.consts import MANAGED_BY_LABEL, REMOTE_CLUSTER_ID_LABEL
 from liqo_core.api.core_v1beta1 import GROUP, VERSION
 from liqo_core.kube import Kube, KubeTarget, api_status, describe_error
 from liqo_core.peers.apiserver import APIServerChecker
 from liqo_core.peers.contract import PeerStatusSource, WatchedResource, gather_reports
 from liqo_core.peers.derive import derive_status, in_use
+from liqo_core.settings import LiqoSettings
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from liqo_core.testing.apiserver.cluster import EmulatedCluster
+from liqo_core.sandbox.apiserver.cluster import EmulatedCluster
 
 ENV_KUBECONFIGS = "LIQO_TEST_KUBECONFIGS"
 KUBECTL = os.environ.get("LIQO_TEST_KUBECTL", "kubectl")

@@ -7,5 +7,5 @@ sandbox fixtures (clusters with scheduler, workload controllers and kubelets).
 
 pytest_plugins: list[str] = [
     "liqo_core.testing.clusters",
-    "liqo_core.testing.sandbox.fixtures",
+    "liqo_core.testing.sandbox_fixtures",
 ]

@@ -24,9 +24,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from liqo_core._runtime.plugins import TRANSPORTS_GROUP, LiqoPluginManager
-from liqo_core._runtime.settings import LiqoSettings, NetworkingSettings
+from liqo_core import TRANSPORTS_GROUP, LiqoPluginManager
 from liqo_core.api import CORE_MODELS, CustomResource, crd_manifests
+from liqo_core.settings import LiqoSettings, NetworkingSettings
 from liqo_core.transport import KeyPair, Transport
 
 

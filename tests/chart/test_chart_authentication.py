@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from liqo_core._runtime.settings import load_settings
+from liqo_core.settings import load_settings
 
 from .conftest import Manifest, RenderFn
 

@@ -8,7 +8,7 @@ from typing import Any
 import helm_python as helm
 import pytest
 
-from liqo_core._runtime.settings import load_settings
+from liqo_core.settings import load_settings
 
 from .conftest import NAMESPACE, Manifest, Rendered, RenderFn
 

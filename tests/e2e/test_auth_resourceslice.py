@@ -36,7 +36,7 @@ from peering_support import (
     tenant_namespace,
 )
 
-from liqo_core.testing.apiserver.security.csr import MIN_EXPIRATION_ENV
+from liqo_core.sandbox.apiserver.security.csr import MIN_EXPIRATION_ENV
 from liqo_core.testing.clusters import ClusterPool
 
 pytestmark = pytest.mark.e2e

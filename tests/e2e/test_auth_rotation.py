@@ -32,7 +32,7 @@ from peering_support import (
 )
 from replication_support import SLICES, create_replicated, list_as, replicated_names
 
-from liqo_core.testing.apiserver.security.csr import MIN_EXPIRATION_ENV
+from liqo_core.sandbox.apiserver.security.csr import MIN_EXPIRATION_ENV
 from liqo_core.testing.clusters import ClusterPool
 
 LIFETIME = int(os.environ.get("LIQO_TEST_CREDENTIAL_LIFETIME", "60"))

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from liqo_core.sandbox import Sandbox
+from liqo_core.sandbox.apiproxy import socket_path
+from liqo_core.sandbox.netns import list_netns
+from liqo_core.sandbox.sandbox import pid_alive
 from liqo_core.testing.clusters import ClusterHandle
-from liqo_core.testing.sandbox import Sandbox
-from liqo_core.testing.sandbox.apiproxy import socket_path
-from liqo_core.testing.sandbox.netns import list_netns
-from liqo_core.testing.sandbox.sandbox import pid_alive
-from liqo_core.testing.sandbox.waiting import apply, get_json, wait_for
+from liqo_core.testing.kubectl import apply, get_json, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox_local]
 

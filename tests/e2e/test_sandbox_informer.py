@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from liqo_core.kube import Kube, KubeError, KubeTarget
+from liqo_core.sandbox.informer import Informer
 from liqo_core.testing.clusters import ClusterHandle
-from liqo_core.testing.sandbox.informer import Informer
 
 pytestmark = pytest.mark.e2e
 

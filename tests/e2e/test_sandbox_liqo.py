@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 import yaml
 
+from liqo_core.sandbox.apiproxy import socket_path
+from liqo_core.sandbox.netns import list_netns
+from liqo_core.sandbox.sandbox import pid_alive
 from liqo_core.testing.clusters import ClusterHandle
-from liqo_core.testing.sandbox.apiproxy import socket_path
-from liqo_core.testing.sandbox.netns import list_netns
-from liqo_core.testing.sandbox.sandbox import pid_alive
-from liqo_core.testing.sandbox.waiting import get_json
+from liqo_core.testing.kubectl import get_json
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox_local]
 

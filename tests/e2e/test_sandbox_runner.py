@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from liqo_core.sandbox import Sandbox
+from liqo_core.sandbox.netns import list_netns, pod_netns_name
 from liqo_core.testing.clusters import ClusterHandle
-from liqo_core.testing.sandbox import Sandbox
-from liqo_core.testing.sandbox.fixtures import SandboxClusters
-from liqo_core.testing.sandbox.netns import list_netns, pod_netns_name
-from liqo_core.testing.sandbox.waiting import apply, get_json, wait_for
+from liqo_core.testing.kubectl import apply, get_json, wait_for
+from liqo_core.testing.sandbox_fixtures import SandboxClusters
 
 pytestmark = pytest.mark.e2e
 
@@ -194,7 +194,7 @@ def ping_from(netns: str, address: str) -> subprocess.CompletedProcess[str]:
         netns,
         sys.executable,
         "-m",
-        "liqo_core.testing.sandbox.icmp",
+        "liqo_core.sandbox.icmp",
         address,
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=15, check=False)

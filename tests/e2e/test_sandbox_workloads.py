@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from liqo_core.testing.clusters import ClusterHandle
-from liqo_core.testing.sandbox.fixtures import SandboxClusters
-from liqo_core.testing.sandbox.waiting import apply, get_json, wait_for
+from liqo_core.testing.kubectl import apply, get_json, wait_for
+from liqo_core.testing.sandbox_fixtures import SandboxClusters
 
 pytestmark = pytest.mark.e2e
 

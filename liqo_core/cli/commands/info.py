@@ -20,9 +20,9 @@ import yaml
 from rich.console import Console
 from rich.text import Text
 
-from liqo_core._runtime.errors import LiqoError
 from liqo_core.cli.context import ClusterAccessError, CommandError, get_state
 from liqo_core.cli.output import OUTPUT_HELP, OutputFormat, print_data
+from liqo_core.errors import LiqoError
 
 CLUSTER_ID_CONFIGMAP = "liqo-clusterid-configmap"
 CLUSTER_ID_KEY = "CLUSTER_ID"

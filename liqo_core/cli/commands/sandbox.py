@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 
 from liqo_core.cli.output import OUTPUT_HELP, OutputFormat, print_data, print_table
-from liqo_core.testing.sandbox import DEFAULT_DIR, Sandbox, SandboxError
-from liqo_core.testing.sandbox.liqo import default_chart
+from liqo_core.sandbox import DEFAULT_DIR, Sandbox, SandboxError
+from liqo_core.sandbox.liqo import default_chart
 
 sandbox_app = typer.Typer(
     help="Local playground: emulated clusters with nodes, scheduler and kubelets.",

@@ -15,10 +15,10 @@ import pytest
 from aiohttp import web
 from test_security_memapi import MemoryAPI
 
-from liqo_core.testing.apiserver.security.admission import Admission
-from liqo_core.testing.apiserver.security.pki import CertificateAuthority
-from liqo_core.testing.apiserver.security.webhooks import Webhook, webhook_matches
-from liqo_core.testing.apiserver.types import (
+from liqo_core.sandbox.apiserver.security.admission import Admission
+from liqo_core.sandbox.apiserver.security.pki import CertificateAuthority
+from liqo_core.sandbox.apiserver.security.webhooks import Webhook, webhook_matches
+from liqo_core.sandbox.apiserver.types import (
     AdmissionAttributes,
     AdmissionDenied,
     ResourceType,

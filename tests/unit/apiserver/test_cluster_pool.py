@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from liqo_core.testing.apiserver import EmulatedCluster
+from liqo_core.sandbox.apiserver import EmulatedCluster
 from liqo_core.testing.clusters import ClusterPool, kubeconfigs_from_env, unique_name
 from liqo_core.testing.waiting import wait_for
 
@@ -62,7 +62,7 @@ def test_server_exits_when_its_parent_dies(tmp_path):
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from liqo_core.testing.apiserver import EmulatedCluster\n"
+        "from liqo_core.sandbox.apiserver import EmulatedCluster\n"
         "c = EmulatedCluster('orphan', Path(sys.argv[1]), exit_with_parent=True)\n"
         "c.start()\n"
         "print(c._proc.pid, flush=True)\n"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from liqo_core.testing.apiserver.engine import INTERNAL, Context
-from liqo_core.testing.apiserver.server import APIServer
-from liqo_core.testing.apiserver.types import APIError
+from liqo_core.sandbox.apiserver.engine import INTERNAL, Context
+from liqo_core.sandbox.apiserver.server import APIServer
+from liqo_core.sandbox.apiserver.types import APIError
 
 
 class RacingAdmission:

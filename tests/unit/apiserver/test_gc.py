@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from liqo_core.testing.apiserver.engine import INTERNAL, DeleteOptions
-from liqo_core.testing.apiserver.server import APIServer
+from liqo_core.sandbox.apiserver.engine import INTERNAL, DeleteOptions
+from liqo_core.sandbox.apiserver.server import APIServer
 
 
 @pytest.fixture

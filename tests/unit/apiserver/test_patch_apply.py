@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from liqo_core.testing.apiserver.patch import (
+from liqo_core.sandbox.apiserver.patch import (
     ApplyConflict,
     PatchError,
     apply_server_side,
@@ -275,7 +275,7 @@ def test_duplicate_keys_rejected() -> None:
 
 
 def test_custom_resource_lists_follow_schema_list_types() -> None:
-    from liqo_core.testing.apiserver.schema import CRDValidator
+    from liqo_core.sandbox.apiserver.schema import CRDValidator
 
     schema = {
         "type": "object",
@@ -371,7 +371,7 @@ def test_conflicts_with_several_managers_are_grouped_and_sorted() -> None:
 
 
 def test_manager_label_mentions_subresource() -> None:
-    from liqo_core.testing.apiserver.patch.errors import manager_label
+    from liqo_core.sandbox.apiserver.patch.errors import manager_label
 
     label = manager_label("kube-controller-manager", "Update", "apps/v1", "scale")
     assert label == '"kube-controller-manager" with subresource "scale" using apps/v1'

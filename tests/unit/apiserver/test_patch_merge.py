@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from liqo_core.testing.apiserver.patch import PatchError, apply_json_patch, apply_merge_patch
-from liqo_core.testing.apiserver.types import APIError
+from liqo_core.sandbox.apiserver.patch import PatchError, apply_json_patch, apply_merge_patch
+from liqo_core.sandbox.apiserver.types import APIError
 
 LIVE = {
     "apiVersion": "v1",

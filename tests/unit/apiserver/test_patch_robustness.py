@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from liqo_core.testing.apiserver.patch import (
+from liqo_core.sandbox.apiserver.patch import (
     ApplyConflict,
     PatchError,
     apply_json_patch,
@@ -18,7 +18,7 @@ from liqo_core.testing.apiserver.patch import (
     apply_strategic_merge_patch,
     update_managed_fields,
 )
-from liqo_core.testing.apiserver.selectors import (
+from liqo_core.sandbox.apiserver.selectors import (
     SelectorError,
     label_selector_from_api,
     parse_field_selector,

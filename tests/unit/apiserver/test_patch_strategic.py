@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from liqo_core.testing.apiserver.patch import PatchError, apply_strategic_merge_patch
+from liqo_core.sandbox.apiserver.patch import PatchError, apply_strategic_merge_patch
 
 
 def _pod() -> dict[str, Any]:

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from test_security_memapi import MemoryAPI
 
-from liqo_core.testing.apiserver.security import Security
-from liqo_core.testing.apiserver.security.pki import IssuedCert, subject_name
+from liqo_core.sandbox.apiserver.security import Security
+from liqo_core.sandbox.apiserver.security.pki import IssuedCert, subject_name
 
 
 async def serve(security: Security) -> tuple[web.AppRunner, int]:

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from liqo_core.testing.apiserver.quota import (
+from liqo_core.sandbox.apiserver.quota import (
     check_pod,
     format_quantity,
     namespace_usage,

@@ -7,17 +7,17 @@ from typing import Any
 import pytest
 from test_security_memapi import MemoryAPI, binding, eventually, role, start, stop
 
-from liqo_core.testing.apiserver.security.policy import (
+from liqo_core.sandbox.apiserver.security.policy import (
     aggregation_controller,
     bootstrap_policy,
 )
-from liqo_core.testing.apiserver.security.rbac import (
+from liqo_core.sandbox.apiserver.security.rbac import (
     RBAC_GROUP,
     RBACAuthorizer,
     forbidden_message,
     rule_allows,
 )
-from liqo_core.testing.apiserver.types import RequestAttributes, UserInfo
+from liqo_core.sandbox.apiserver.types import RequestAttributes, UserInfo
 
 ALICE = UserInfo("alice", ("dev", "system:authenticated"))
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from test_security_memapi import MemoryAPI, binding, role
 
-from liqo_core.testing.apiserver.security import Security
-from liqo_core.testing.apiserver.security.escalation import missing_rules, rule_covers
-from liqo_core.testing.apiserver.types import (
+from liqo_core.sandbox.apiserver.security import Security
+from liqo_core.sandbox.apiserver.security.escalation import missing_rules, rule_covers
+from liqo_core.sandbox.apiserver.types import (
     AdmissionAttributes,
     AdmissionDenied,
     ResourceType,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from liqo_core.testing.apiserver.patch.shapes import ListShape, Struct
-from liqo_core.testing.apiserver.schema import (
+from liqo_core.sandbox.apiserver.patch.shapes import ListShape, Struct
+from liqo_core.sandbox.apiserver.schema import (
     CRDValidator,
     FieldError,
     RuleCompileError,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from liqo_core.testing.apiserver.schema import CRDValidator
+from liqo_core.sandbox.apiserver.schema import CRDValidator
 
 CRDS = Path(__file__).resolve().parents[3] / "charts" / "liqo" / "crds"
 

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
 from test_security_memapi import MemoryAPI, binding, eventually, role, start, stop
 
-from liqo_core.testing.apiserver.security import Security
-from liqo_core.testing.apiserver.security.csr import MIN_EXPIRATION_ENV
-from liqo_core.testing.apiserver.types import (
+from liqo_core.sandbox.apiserver.security import Security
+from liqo_core.sandbox.apiserver.security.csr import MIN_EXPIRATION_ENV
+from liqo_core.sandbox.apiserver.types import (
     AdmissionAttributes,
     AdmissionDenied,
     APIError,

@@ -8,8 +8,8 @@ import pytest
 from multidict import CIMultiDict
 from test_security_memapi import MemoryAPI, binding, role
 
-from liqo_core.testing.apiserver.security import Security
-from liqo_core.testing.apiserver.types import APIError
+from liqo_core.sandbox.apiserver.security import Security
+from liqo_core.sandbox.apiserver.types import APIError
 
 RBAC = "rbac.authorization.k8s.io"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from liqo_core.testing.apiserver.cluster import EmulatedCluster
-from liqo_core.testing.apiserver.security import (
+from liqo_core.sandbox.apiserver.cluster import EmulatedCluster
+from liqo_core.sandbox.apiserver.security import (
     write_static_token_kubeconfig,
     write_user_kubeconfig,
 )

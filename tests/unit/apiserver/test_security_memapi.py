@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from liqo_core.testing.apiserver.types import (
+from liqo_core.sandbox.apiserver.types import (
     JSON,
     APIError,
     InternalAPI,

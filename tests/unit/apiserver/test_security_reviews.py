@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from test_security_memapi import MemoryAPI, binding, role
 
-from liqo_core.testing.apiserver.security import Security
-from liqo_core.testing.apiserver.types import RequestAttributes, SubresourceCall, UserInfo
+from liqo_core.sandbox.apiserver.security import Security
+from liqo_core.sandbox.apiserver.types import RequestAttributes, SubresourceCall, UserInfo
 
 AUTHZ = "authorization.k8s.io"
 AUTHN = "authentication.k8s.io"

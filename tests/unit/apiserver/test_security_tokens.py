@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from test_security_memapi import MemoryAPI, eventually, sa, start, stop
 
-from liqo_core.testing.apiserver.security import Security
-from liqo_core.testing.apiserver.security.serviceaccounts import (
+from liqo_core.sandbox.apiserver.security import Security
+from liqo_core.sandbox.apiserver.security.serviceaccounts import (
     bound_token,
     default_serviceaccount_controller,
     root_ca_publisher,
 )
-from liqo_core.testing.apiserver.types import APIError, RequestAttributes, SubresourceCall, UserInfo
+from liqo_core.sandbox.apiserver.types import APIError, RequestAttributes, SubresourceCall, UserInfo
 
 ADMIN = UserInfo("kubernetes-admin", ("system:masters", "system:authenticated"))
 

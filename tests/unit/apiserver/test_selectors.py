@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from liqo_core.testing.apiserver.selectors import (
+from liqo_core.sandbox.apiserver.selectors import (
     SelectorError,
     label_selector_from_api,
     parse_field_selector,

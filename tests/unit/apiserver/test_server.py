@@ -8,8 +8,8 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from liqo_core.testing.apiserver.server import APIServer
-from liqo_core.testing.apiserver.types import UserInfo
+from liqo_core.sandbox.apiserver.server import APIServer
+from liqo_core.sandbox.apiserver.types import UserInfo
 
 ADMIN = UserInfo("admin", ("system:masters",))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from liqo_core.testing.apiserver.store import START_RV, Expired, Store
+from liqo_core.sandbox.apiserver.store import START_RV, Expired, Store
 
 KEY = ("", "configmaps")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from liqo_core.testing.apiserver.table import custom_columns, human_duration, jsonpath, to_table
+from liqo_core.sandbox.apiserver.table import custom_columns, human_duration, jsonpath, to_table
 
 OBJ = {
     "metadata": {"name": "x", "creationTimestamp": "2020-01-01T00:00:00Z"},

@@ -15,4 +15,4 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.setattr("liqo_core._runtime.settings.DEFAULT_CONFIG_FILE", tmp_path / "absent.yaml")
+    monkeypatch.setattr("liqo_core.settings.DEFAULT_CONFIG_FILE", tmp_path / "absent.yaml")

@@ -23,10 +23,10 @@ import pytest
 import typer
 import yaml
 
-from liqo_core._runtime.settings import load_settings
 from liqo_core.api import ObjectMeta, consts, model_for
 from liqo_core.cli.app import build_app
 from liqo_core.cli.context import CliState
+from liqo_core.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[3]
 DOC = REPO / "docs" / "peering.md"
@@ -157,7 +157,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Command:
     for name in list(os.environ):
         if name.upper().startswith("LIQO_"):
             monkeypatch.delenv(name)
-    monkeypatch.setattr("liqo_core._runtime.settings.DEFAULT_CONFIG_FILE", tmp_path / "absent")
+    monkeypatch.setattr("liqo_core.settings.DEFAULT_CONFIG_FILE", tmp_path / "absent")
     command: Command = typer.main.get_command(build_app(CliState()))
     assert command.commands
     return command

@@ -9,8 +9,8 @@ import pytest
 from liqo_core._runtime.health import metrics_app, probes_app, start_server
 from liqo_core._runtime.metrics import ControllerManagerMetrics
 from liqo_core._runtime.operator import ControllerManager, ManagerOptions, ModuleOperator
-from liqo_core._runtime.settings import LiqoSettings
 from liqo_core.kube import KubeTarget
+from liqo_core.settings import LiqoSettings
 
 
 async def _get(port: int, path: str) -> tuple[int, str, str]:

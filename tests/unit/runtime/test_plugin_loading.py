@@ -399,7 +399,6 @@ def test_plugin_manager_knows_every_spec() -> None:
         "liqo_cli_commands",
         "liqo_api_models",
         "liqo_module_info",
-        "liqo_sandbox_components",
         "liqo_identity_provider",
         "liqo_peer_status_sources",
         "liqo_peering_steps",

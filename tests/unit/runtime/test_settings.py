@@ -35,7 +35,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.upper().startswith("LIQO_"):
             monkeypatch.delenv(name)
-    monkeypatch.setattr("liqo_core._runtime.settings.DEFAULT_CONFIG_FILE", tmp_path / "absent.yaml")
+    monkeypatch.setattr("liqo_core.settings.DEFAULT_CONFIG_FILE", tmp_path / "absent.yaml")
 
 
 @pytest.fixture

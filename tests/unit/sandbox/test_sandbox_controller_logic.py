@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from liqo_core.testing.sandbox.daemonsets import node_eligible, pin_to_node, target_node
-from liqo_core.testing.sandbox.deployments import new_replicaset
-from liqo_core.testing.sandbox.nodes import (
+from liqo_core.sandbox.daemonsets import node_eligible, pin_to_node, target_node
+from liqo_core.sandbox.deployments import new_replicaset
+from liqo_core.sandbox.nodes import (
     NodeSpec,
     keep_transition_times,
     node_object,
     node_status,
 )
-from liqo_core.testing.sandbox.ownership import (
+from liqo_core.sandbox.ownership import (
     controller_of,
     pod_from_template,
     selector_matches,
     set_condition,
     template_hash,
 )
-from liqo_core.testing.sandbox.replicasets import deletion_order
+from liqo_core.sandbox.replicasets import deletion_order
 
 TEMPLATE: dict[str, Any] = {
     "metadata": {"labels": {"app": "web"}},

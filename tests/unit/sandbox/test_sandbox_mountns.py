@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from liqo_core.testing.sandbox import mountns
+from liqo_core.sandbox import mountns
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mount namespaces need root here")
 

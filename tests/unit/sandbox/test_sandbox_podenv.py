@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from liqo_core.testing.sandbox import podenv
-from liqo_core.testing.sandbox.podstatus import (
+from liqo_core.sandbox import podenv
+from liqo_core.sandbox.podstatus import (
     pod_phase,
     qos_class,
     running_state,
     terminated_state,
 )
-from liqo_core.testing.sandbox.scope import runs_as_process, wants_netns
+from liqo_core.sandbox.scope import runs_as_process, wants_netns
 
 OBJECTS: dict[tuple[str, str], dict[str, Any]] = {
     ("ConfigMap", "cfg"): {"data": {"mode": "fast", "config.yaml": "a: 1\n"}},

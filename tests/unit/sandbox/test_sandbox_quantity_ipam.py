@@ -6,14 +6,14 @@ from fractions import Fraction
 
 import pytest
 
-from liqo_core.testing.sandbox.backoff import RestartBackoff
-from liqo_core.testing.sandbox.ipam import (
+from liqo_core.sandbox.backoff import RestartBackoff
+from liqo_core.sandbox.ipam import (
     IPExhaustedError,
     PodIPAllocator,
     gateway_ip,
     node_pod_cidr,
 )
-from liqo_core.testing.sandbox.quantity import parse_quantity
+from liqo_core.sandbox.quantity import parse_quantity
 
 
 @pytest.mark.parametrize(

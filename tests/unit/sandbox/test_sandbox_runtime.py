@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from liqo_core.testing.sandbox import apiproxy, netns
-from liqo_core.testing.sandbox.icmp import ping
-from liqo_core.testing.sandbox.informer import WorkQueue
-from liqo_core.testing.sandbox.probes import run_probe
-from liqo_core.testing.sandbox.state import SandboxState, plan_cluster
-from liqo_core.testing.sandbox.supervisor import summarise
+from liqo_core.sandbox import apiproxy, netns
+from liqo_core.sandbox.icmp import ping
+from liqo_core.sandbox.informer import WorkQueue
+from liqo_core.sandbox.probes import run_probe
+from liqo_core.sandbox.state import SandboxState, plan_cluster
+from liqo_core.sandbox.supervisor import summarise
 
 
 async def test_work_queue_deduplicates_and_retries() -> None:
@@ -118,7 +118,7 @@ async def test_pod_network_namespaces(tmp_path: Path) -> None:
             name_a,
             sys.executable,
             "-m",
-            "liqo_core.testing.sandbox.icmp",
+            "liqo_core.sandbox.icmp",
             "10.250.1.2",
             stderr=asyncio.subprocess.PIPE,
         )

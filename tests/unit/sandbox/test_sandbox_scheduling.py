@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from liqo_core.testing.sandbox import scheduling
+from liqo_core.sandbox import scheduling
 
 
 def node(name: str, labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:

@@ -1,7 +1,0 @@
-"""Run the API emulator: ``python -m liqo_core.testing.apiserver --name N --state-dir D``."""
-
-import sys
-
-from .cli import main
-
-sys.exit(main())

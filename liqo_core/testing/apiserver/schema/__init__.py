@@ -1,7 +1,0 @@
-"""Custom resource schemas: structural pruning, defaulting and validation (incl. CEL)."""
-
-from liqo_core.testing.apiserver.schema.cel import RuleCompileError
-from liqo_core.testing.apiserver.schema.errors import FieldError, SchemaError
-from liqo_core.testing.apiserver.schema.validator import CRDValidator
-
-__all__ = ["CRDValidator", "FieldError", "RuleCompileError", "SchemaError"]
