@@ -21,12 +21,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import apiserver  # sibling modules, importable once the folder is on sys.path
+import cli
 import peering
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 #: Each suite measures and returns its rendered table.
 SUITES: dict[str, Callable[[argparse.Namespace], str]] = {
     "apiserver": lambda args: table(apiserver.run(args.quick)),
+    "cli": lambda args: cli.table(cli.run(args.quick, args.runs)),
     "peering": lambda args: peering.table(peering.run(args.quick, args.providers, args.runs)),
 }
 
@@ -57,7 +59,11 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--only", choices=sorted(SUITES), action="append", help="run this suite")
     parser.add_argument("--providers", type=int, help="peering: providers of one consumer (20)")
-    parser.add_argument("--runs", type=int, help="peering: runs of the one-provider case (5)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        help="peering: runs of the one-provider case (5); cli: runs of each command (11)",
+    )
     args = parser.parse_args()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     machine = (

@@ -6,7 +6,9 @@ Public API for plugin authors and tools (everything else is private or lives in
 - hooks: :data:`hookimpl` to mark implementations, :class:`ModuleInfo`;
 - transports: :class:`Transport` and the types of its contract;
 - settings: :class:`LiqoSettings`, :func:`load_settings`;
-- runtime: :func:`load_runtime`, :class:`LiqoRuntime`, and the errors it raises.
+- runtime: :func:`load_runtime`, :class:`LiqoRuntime`, and the errors it raises;
+- component roles (``liqo <role>``): :class:`Component`, :class:`ComponentContext`,
+  :class:`StopRequest`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 from liqo_core._lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from liqo_core._runtime.component import Component, ComponentContext, StopRequest
     from liqo_core._runtime.plugins import (
         MODULES_GROUP,
         TRANSPORTS_GROUP,
@@ -51,6 +54,9 @@ if TYPE_CHECKING:
 # Loaded on first use: importing liqo_core must stay cheap (the API emulator, liqoctl
 # and every component import it; pydantic-settings and stevedore cost ~0.4 s).
 _EXPORTS = {
+    "Component": "liqo_core._runtime.component",
+    "ComponentContext": "liqo_core._runtime.component",
+    "StopRequest": "liqo_core._runtime.component",
     "LiqoError": "liqo_core.errors",
     "PluginConflictError": "liqo_core.errors",
     "PluginContractError": "liqo_core.errors",
@@ -88,6 +94,8 @@ __getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
 __all__ = [
     "MODULES_GROUP",
     "TRANSPORTS_GROUP",
+    "Component",
+    "ComponentContext",
     "ConnectionState",
     "Endpoint",
     "IPVersion",
@@ -105,6 +113,7 @@ __all__ = [
     "PluginLoadError",
     "PluginStartError",
     "SettingsError",
+    "StopRequest",
     "Transport",
     "TransportContext",
     "TransportStatus",

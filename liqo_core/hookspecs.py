@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from liqo_core.identity import IdentityProvider
     from liqo_core.peering import PeeringStep
     from liqo_core.peers import PeerStatusSource
+    from liqo_core.replication import ReplicatedResource
     from liqo_core.settings import LiqoSettings
 
 #: Project name shared by the markers, the plugin manager and the hook prefix.
@@ -54,7 +55,8 @@ class ModuleInfo:
     :param description: One line shown by ``liqoctl plugins list``.
     :param api_groups: API groups whose kinds the module reconciles (``networking.liqo.io``).
     :param kinds: Custom resource kinds the module owns (``Configuration``, ``GatewayServer``).
-    :param controllers: Controller names, upstream's ids where upstream has them.
+    :param controllers: Controller names, upstream's ids where upstream has them; filled
+        by the runtime from the handlers the module registers (a plugin leaves it empty).
     :param values_key: Top-level Helm values key that toggles the module (``networking``).
     """
 
@@ -97,7 +99,9 @@ def liqo_unconfigure(settings: LiqoSettings) -> None:
 
 
 @hookspec
-def liqo_register_handlers(registry: kopf.OperatorRegistry, settings: LiqoSettings) -> None:
+def liqo_register_handlers(
+    registry: kopf.OperatorRegistry, settings: LiqoSettings, hooks: pluggy.HookRelay
+) -> None:
     """Add the plugin's kopf handlers (controllers, webhooks, timers) to ``registry``.
 
     The runtime calls each plugin's implementation alone, with a fresh registry that
@@ -106,8 +110,14 @@ def liqo_register_handlers(registry: kopf.OperatorRegistry, settings: LiqoSettin
     kopf's process-wide default registry. Registering nothing is valid. Controllers that
     need another module too are registered only if ``settings.module_enabled(<other>)``.
 
+    Handler ids name their controller: ``<controller>`` or ``<controller>-<detail>``
+    (controller names have no ``-``); ``liqoctl plugins check`` lists a module's
+    controllers from them.
+
     :param registry: The plugin's own registry.
     :param settings: The validated settings of this process.
+    :param hooks: The plugin manager's hook relay, to ask other plugins (e.g.
+        :func:`liqo_core.identity.resolve_identity_provider`).
     """
 
 
@@ -203,4 +213,21 @@ def liqo_peer_status_sources(settings: LiqoSettings) -> list[PeerStatusSource]:
 
     :param settings: The validated settings of this process.
     :return: :class:`liqo_core.peers.PeerStatusSource` objects; an empty list for none.
+    """
+
+
+@hookspec
+def liqo_replicated_resources(settings: LiqoSettings) -> list[ReplicatedResource]:
+    """Return the kinds the module needs copied to its peers (CRD replication).
+
+    Called by the controller-manager for the enabled plugins. Objects of these kinds
+    labelled ``liqo.io/replication=true`` and ``liqo.io/remoteID=<peer>`` are copied into
+    the peer's tenant namespace (spec local to remote, status remote to local) with the
+    peer's ControlPlane kubeconfig. The always-on ``core`` operator runs the replicator
+    when at least one enabled plugin declares a kind; several plugins may declare the
+    same kind.
+
+    :param settings: The validated settings of this process.
+    :return: :class:`liqo_core.replication.ReplicatedResource` objects; an empty list
+        for none.
     """

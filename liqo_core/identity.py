@@ -18,10 +18,13 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from liqo_core.errors import PluginContractError, SettingsError
 
 if TYPE_CHECKING:
     from liqo_core.kube import JSONObject, Kube
+    from liqo_core.settings import LiqoSettings
 
 #: What a credential is for: a consumer's control plane, or one ResourceSlice.
 IdentityType = Literal["ControlPlane", "ResourceSlice"]
@@ -86,3 +89,27 @@ class IdentityProvider(abc.ABC):
 
     async def revoke(self, api: Kube, request: CredentialRequest) -> None:  # noqa: B027
         """Remove what :meth:`issue` created for ``request`` (nothing by default)."""
+
+
+def resolve_identity_provider(hooks: Any, name: str, settings: LiqoSettings) -> IdentityProvider:
+    """Ask the enabled plugins (``hooks``: the plugin manager's hook relay) for the
+    identity provider ``name``.
+
+    :raises SettingsError: no enabled plugin answers for ``name``.
+    :raises PluginContractError: the answer is not an :class:`IdentityProvider`.
+    """
+    answer = hooks.liqo_identity_provider(name=name, settings=settings)
+    if answer is None:
+        raise SettingsError(
+            f"invalid setting authentication.identityProvider: no enabled plugin provides "
+            f"identity provider {name!r} (the authentication module provides "
+            "'kubernetes-csr' and 'serviceaccount-token')"
+        )
+    if not isinstance(answer, IdentityProvider):
+        raise PluginContractError(
+            "identity provider",
+            name,
+            "unknown",
+            f"identity provider {name!r} is {answer!r}, not a liqo_core.identity.IdentityProvider",
+        )
+    return answer

@@ -84,6 +84,8 @@ class PeeringContext:
     :param provider_namespace: Namespace Liqo runs in on the provider.
     :param shared: Values steps hand to later steps (e.g. a proxy URL for in-band peering).
     :param current_step: Name of the step running now (set by the runner, for progress).
+    :param outcome: What the running step did, when not simply what was asked (``kept
+        (...)`` for an ``undo`` that leaves things on purpose); reset before each step.
     """
 
     consumer: Any
@@ -97,6 +99,7 @@ class PeeringContext:
     shared: dict[str, Any] = field(default_factory=dict)
     deadline: float = 0.0
     current_step: str = ""
+    outcome: str | None = None
 
     def __post_init__(self) -> None:
         if not self.deadline:
@@ -197,6 +200,7 @@ def api_error_text(err: BaseException) -> str | None:
 
 def _in_step(ctx: PeeringContext, step: PeeringStep, action: Callable[[], None]) -> None:
     ctx.current_step = step.name
+    ctx.outcome = None
     try:
         action()
     except PeeringTimeout as err:

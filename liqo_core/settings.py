@@ -6,14 +6,24 @@ Sources, highest priority first: keyword arguments (CLI flags), environment vari
 is ``config_file`` (argument), else ``$LIQO_CONFIG_FILE``, else :data:`DEFAULT_CONFIG_FILE`
 if it exists. File keys are camelCase (``clusterID``, ``controllerManager``); Python
 attributes are snake_case. See docs/architecture.md for the file's shape.
+
+The core's settings hold only what the core reads (cluster, namespace, modules, the
+transport choice, the controller-manager process). Every other top-level key is a
+*section* owned by a plugin: a :class:`SettingsSection` model declared in entry-point
+group ``liqo.settings`` under the section's key. The runtime validates the sections of
+the enabled plugins at load (:func:`validate_sections`), and code reads them typed with
+:meth:`LiqoSettings.section`.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
 import re
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import yaml
 from pydantic import (
@@ -22,6 +32,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
 )
@@ -35,35 +46,16 @@ from pydantic_settings import (
 )
 
 from liqo_core.errors import SettingsError
+from liqo_core.kube.names import check_dns1123_label, check_dns1123_subdomain
 
 #: Config file read when neither an argument nor ``$LIQO_CONFIG_FILE`` names one.
 DEFAULT_CONFIG_FILE = Path("/etc/liqo/config.yaml")
 
 #: Name of the controller-manager's always-on operator; no module may take it.
 RESERVED_MODULE_NAME = "core"
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-_QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def _dns1123_label(value: str) -> str:
-    if len(value) > 63 or not _DNS1123_LABEL.match(value):
-        raise ValueError(
-            f"{value!r} is not a DNS-1123 label (lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit, at most 63 characters)"
-        )
-    return value
-
-
-def _dns1123_subdomain(value: str) -> str:
-    if len(value) > 253 or not all(_DNS1123_LABEL.match(part) for part in value.split(".")):
-        raise ValueError(
-            f"{value!r} is not a DNS-1123 subdomain (dot-separated DNS-1123 labels, "
-            "at most 253 characters)"
-        )
-    return value
 
 
 def _plugin_name(value: str) -> str:
@@ -91,8 +83,8 @@ def _name_list(value: Any) -> Any:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-DNS1123Label = Annotated[str, AfterValidator(_dns1123_label)]
-DNS1123Subdomain = Annotated[str, AfterValidator(_dns1123_subdomain)]
+DNS1123Label = Annotated[str, AfterValidator(check_dns1123_label)]
+DNS1123Subdomain = Annotated[str, AfterValidator(check_dns1123_subdomain)]
 PluginName = Annotated[str, BeforeValidator(_plugin_name)]
 Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -122,58 +114,6 @@ class NetworkingSettings(_Group):
         return dict(self.transports.get(name, {}))
 
 
-class AuthenticationSettings(_Group):
-    """Authentication module (upstream Helm ``authentication.*``)."""
-
-    tls_compatibility_mode: bool = False
-    default_resource_slice_class_enabled: bool = True
-    #: Which identity provider issues consumers' credentials: ``kubernetes-csr`` (the
-    #: Kubernetes CSR API, the default), ``serviceaccount-token`` (ServiceAccount tokens,
-    #: for API servers that sign no client certificates, as on EKS), or the name a
-    #: third-party plugin answers to in ``liqo_identity_provider``.
-    identity_provider: PluginName = "kubernetes-csr"
-    #: Lifetime asked for consumers' credentials (CSR ``expirationSeconds``, token
-    #: ``expirationSeconds``); empty means the signer's default. Credentials are renewed
-    #: at 2/3 of their lifetime. Real signers refuse less than 600 seconds.
-    credential_lifetime: Seconds | None = None
-
-
-def _default_node_resources() -> dict[str, str]:
-    return {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "20Gi"}
-
-
-class OffloadingSettings(_Group):
-    """Offloading module (upstream Helm ``offloading.*``)."""
-
-    default_node_resources: dict[str, str] = Field(default_factory=_default_node_resources)
-
-    @field_validator("default_node_resources")
-    @classmethod
-    def _quantities(cls, value: dict[str, str]) -> dict[str, str]:
-        for resource, quantity in value.items():
-            if not _QUANTITY.match(quantity):
-                raise ValueError(f"{resource}: {quantity!r} is not a Kubernetes quantity")
-        return value
-
-
-class ApiServerSettings(_Group):
-    """How consumers reach this cluster's API server (upstream Helm ``apiServer.*``)."""
-
-    #: URL given to consumers in ``authParams.apiServer``; empty means the URL the
-    #: controller-manager itself uses.
-    address: str | None = None
-    #: CA (PEM) given to consumers in ``authParams.ca``; empty means the CA the
-    #: controller-manager trusts, else ``kube-root-ca.crt``.
-    ca: str | None = None
-
-
-class DiscoverySettings(_Group):
-    """This cluster's identity as offered to peers (upstream Helm ``discovery.config.*``)."""
-
-    #: Labels offered to consumers (``ResourceSlice.status.nodeLabels``, virtual-node labels).
-    cluster_labels: dict[str, str] = Field(default_factory=dict)
-
-
 class LeaderElectionSettings(_Group):
     """Leader election of the controller-manager (a coordination.k8s.io Lease)."""
 
@@ -184,14 +124,43 @@ class LeaderElectionSettings(_Group):
     retry_period: Seconds = 2.0
 
 
-class ControllerManagerSettings(_Group):
-    """The controller-manager process."""
+class ComponentSettings(_Group):
+    """What every component role's process scaffolding reads: probes, metrics, election.
+
+    A role's settings group subclasses it (``controllerManager`` for the
+    controller-manager; a plugin's role declares a :class:`SettingsSection` that also
+    subclasses it) and may change the defaults.
+    """
 
     leader_election: LeaderElectionSettings = Field(default_factory=LeaderElectionSettings)
     health_port: Port = 8081
     metrics_port: Port = 8082
-    #: ``limitsEnforcement`` stamped on the Quotas of granted ResourceSlices.
-    default_limits_enforcement: Literal["None", "Soft", "Hard"] = "None"
+
+
+class ControllerManagerSettings(ComponentSettings):
+    """The controller-manager process."""
+
+
+class SettingsSection(_Group):
+    """A plugin's own settings: the top-level key :attr:`key` of the settings file.
+
+    Subclass it, set ``key`` (a camelCase file key, usually the module's name), and
+    declare the class in entry-point group ``liqo.settings`` under that same key::
+
+        [project.entry-points."liqo.settings"]
+        authentication = "liqo_auth.settings:AuthenticationSettings"
+
+    Environment variables reach it as ``LIQO_<KEY>__<FIELD>`` (e.g.
+    ``LIQO_AUTHENTICATION__IDENTITY_PROVIDER``).
+    """
+
+    key: ClassVar[str]
+
+
+S = TypeVar("S", bound=SettingsSection)
+
+#: Entry-point group of plugins' settings sections (name: the section's key).
+SETTINGS_GROUP = "liqo.settings"
 
 
 class _YamlFileSource(PydanticBaseSettingsSource):
@@ -267,7 +236,8 @@ class LiqoSettings(BaseSettings):
         alias_generator=to_camel,
         validate_by_name=True,
         validate_by_alias=True,
-        extra="forbid",
+        # Keys that are not core fields are plugins' sections, validated by their owners.
+        extra="allow",
         frozen=True,
     )
 
@@ -281,15 +251,11 @@ class LiqoSettings(BaseSettings):
     modules: Annotated[list[PluginName], NoDecode, BeforeValidator(_name_list)] = Field(
         default_factory=lambda: ["networking", "authentication", "offloading"]
     )
+    #: Which transport the runtime loads for the networking module.
     networking: NetworkingSettings = Field(default_factory=NetworkingSettings)
-    authentication: AuthenticationSettings = Field(default_factory=AuthenticationSettings)
-    offloading: OffloadingSettings = Field(default_factory=OffloadingSettings)
-    #: Options of third-party modules, keyed by module name; each module validates its own
-    #: (the built-in modules have their own sections above).
-    module_options: dict[PluginName, dict[str, Any]] = Field(default_factory=dict)
-    api_server: ApiServerSettings = Field(default_factory=ApiServerSettings)
-    discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     controller_manager: ControllerManagerSettings = Field(default_factory=ControllerManagerSettings)
+
+    _sections: dict[str, SettingsSection] = PrivateAttr(default_factory=dict)
 
     @field_validator("modules")
     @classmethod
@@ -317,6 +283,7 @@ class LiqoSettings(BaseSettings):
         return (
             _ByFieldName(init_settings),
             _ByFieldName(env_settings),
+            _SectionEnvSource(settings_cls),
             _YamlFileSource(settings_cls),
         )
 
@@ -324,13 +291,138 @@ class LiqoSettings(BaseSettings):
         """Return whether module ``name`` is enabled."""
         return name in self.modules
 
-    def options_of(self, module: str) -> dict[str, Any]:
-        """Return the ``moduleOptions`` given for third-party module ``module`` (empty if none)."""
-        return dict(self.module_options.get(module, {}))
+    def section_data(self, key: str) -> dict[str, Any]:
+        """The raw (unvalidated) data given for section ``key`` (empty if none)."""
+        extra = self.model_extra or {}
+        value = extra.get(key)
+        if value is None:
+            value = next((v for k, v in extra.items() if k.lower() == key.lower()), None)
+        return dict(value) if isinstance(value, dict) else {}
+
+    def section(self, model: type[S]) -> S:
+        """The plugin section ``model`` (its defaults where none was given), validated once.
+
+        :raises SettingsError: the section is invalid (one line naming the field).
+        """
+        cached = self._sections.get(model.key)
+        if isinstance(cached, model):
+            return cached
+        extra = self.model_extra or {}
+        if model.key in extra and not isinstance(extra[model.key], dict):
+            raise SettingsError(f"invalid setting {model.key}: must be a mapping")
+        try:
+            value = model.model_validate(_by_field_name(model, self.section_data(model.key)))
+        except ValidationError as err:
+            raise SettingsError(describe_validation_error(err, model, model.key)) from None
+        self._sections[model.key] = value
+        return value
+
+    def section_keys(self) -> list[str]:
+        """The top-level keys given that are not core settings (plugins' sections)."""
+        return sorted(self.model_extra or {})
+
+
+@cache
+def section_entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    """The installed settings sections by key (entry-point group ``liqo.settings``)."""
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=SETTINGS_GROUP)}
+
+
+class _SectionEnvSource(PydanticBaseSettingsSource):
+    """``LIQO_<SECTION>__<FIELD>[__<FIELD>...]`` for the installed sections' keys.
+
+    Values that look like JSON objects or lists are decoded; the rest stay strings for
+    the section's model to convert.
+    """
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        keys = {_env_name(key): key for key in section_entry_points()}
+        found: dict[str, Any] = {}
+        for variable, value in os.environ.items():
+            head, _, rest = variable.partition("__")
+            if not rest or not head.startswith("LIQO_"):
+                continue
+            key = keys.get(head.removeprefix("LIQO_"))
+            if key is None:
+                continue
+            node = found.setdefault(key, {})
+            *parents, leaf = rest.lower().split("__")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = _env_value(value)
+        return found
+
+
+def _env_name(key: str) -> str:
+    """``fooBar`` -> ``FOO_BAR`` (a camelCase key as an environment variable segment)."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).upper()
+
+
+def _env_value(value: str) -> Any:
+    if value.lstrip().startswith(("{", "[")):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def load_section_model(key: str) -> type[SettingsSection] | None:
+    """Import the model of section ``key``, or None when no installed plugin declares it.
+
+    :raises SettingsError: the entry point does not load, or is not a
+        :class:`SettingsSection` whose ``key`` is ``key``.
+    """
+    ep = section_entry_points().get(key)
+    if ep is None:
+        return None
+    where = f"settings section {key!r} ({ep.value})"
+    try:
+        model = ep.load()
+    except Exception as err:
+        raise SettingsError(f"{where} failed to import: {type(err).__name__}: {err}") from err
+    if not (isinstance(model, type) and issubclass(model, SettingsSection)):
+        raise SettingsError(f"{where} is not a liqo_core.settings.SettingsSection")
+    if getattr(model, "key", None) != key:
+        raise SettingsError(f"{where} declares key {getattr(model, 'key', None)!r}, not {key!r}")
+    if key in LiqoSettings.model_fields or key in _CORE_KEYS:
+        raise SettingsError(f"{where} takes a key of the core settings: rename it")
+    return model
+
+
+_CORE_KEYS = {info.alias for info in LiqoSettings.model_fields.values() if info.alias}
+
+
+def validate_sections(settings: LiqoSettings, owners: list[str]) -> None:
+    """Validate the sections of plugins ``owners`` and refuse keys no installed plugin owns.
+
+    Called by the runtime at load, so that a bad value stops the process at start with
+    one line naming the field. A section of an installed but disabled plugin is left
+    unvalidated (the chart may render it while the module is off).
+
+    :raises SettingsError: a section is invalid, or a key names no installed section.
+    """
+    installed = section_entry_points()
+    for key in settings.section_keys():
+        if key not in installed:
+            raise SettingsError(
+                f"unknown setting {key}: no installed plugin declares a settings section "
+                f"{key!r} (installed sections: {', '.join(sorted(installed)) or 'none'})"
+            )
+    for key in owners:
+        model = load_section_model(key)
+        if model is not None:
+            settings.section(model)
 
 
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> LiqoSettings:
     """Build :class:`LiqoSettings`, turning any problem into a one-line :class:`SettingsError`.
+
+    Plugins' sections given are validated too, and a top-level key that no installed
+    plugin declares is refused.
 
     :param config_file: YAML file to read; defaults to ``$LIQO_CONFIG_FILE``, then
         :data:`DEFAULT_CONFIG_FILE` if present.
@@ -339,26 +431,34 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Li
     if config_file is not None:
         overrides["config_file"] = Path(config_file)
     try:
-        return LiqoSettings(**overrides)
+        settings = LiqoSettings(**overrides)
     except ValidationError as err:
         raise SettingsError(describe_validation_error(err)) from None
+    validate_sections(settings, settings.section_keys())
+    return settings
 
 
-def describe_validation_error(err: ValidationError) -> str:
-    """Return one line naming the first invalid field and why, e.g. for the CLI."""
+def describe_validation_error(
+    err: ValidationError, model: type[BaseModel] | None = None, key: str | None = None
+) -> str:
+    """Return one line naming the first invalid field and why, e.g. for the CLI.
+
+    :param model: The model that failed (default: :class:`LiqoSettings`).
+    :param key: The section's top-level key, when ``model`` is a plugin's section.
+    """
     first = err.errors()[0]
-    field = _setting_name(first["loc"])
+    field = _setting_name(first["loc"], model or LiqoSettings, key)
     message = first["msg"].removeprefix("Value error, ")
     more = err.error_count() - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return f"invalid setting {field}: {message}{suffix}"
 
 
-def _setting_name(loc: tuple[int | str, ...]) -> str:
+def _setting_name(loc: tuple[int | str, ...], root: type[BaseModel], key: str | None = None) -> str:
     """Name a field as in the config file, with its environment variable."""
-    model: type[BaseModel] | None = LiqoSettings
-    file_keys: list[str] = []
-    env_parts: list[str] = []
+    model: type[BaseModel] | None = root
+    file_keys: list[str] = [key] if key else []
+    env_parts: list[str] = [_env_name(key).lower()] if key else []
     unknown = False
     for part in loc:
         fields = model.model_fields if model is not None else {}
@@ -380,6 +480,8 @@ def _setting_name(loc: tuple[int | str, ...]) -> str:
         )
     if not file_keys:
         return "settings"
+    if key and len(file_keys) == 1:
+        return key
     if unknown:
         return ".".join(file_keys)
     env = "LIQO_" + "__".join(env_parts).upper()

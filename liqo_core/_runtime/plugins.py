@@ -18,6 +18,7 @@ get three distinct, accurate messages.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -41,6 +42,7 @@ from liqo_core.errors import (
     UnknownPluginError,
 )
 from liqo_core.hookspecs import ModuleInfo
+from liqo_core.settings import validate_sections
 from liqo_core.transport import Transport
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from liqo_core.api.resource import CustomResource
     from liqo_core.identity import IdentityProvider
     from liqo_core.peers import PeerStatusSource
+    from liqo_core.replication import ReplicatedResource
     from liqo_core.settings import LiqoSettings
 
 LOG = logging.getLogger(__name__)
@@ -256,6 +259,39 @@ class LiqoRuntime:
         """Modules in order, then the transport."""
         return [*self.modules, *([self.transport_plugin] if self.transport_plugin else [])]
 
+    def answers(
+        self,
+        hook_name: str,
+        expected: type,
+        what: str,
+        *,
+        classes: bool = False,
+        **kwargs: Any,
+    ) -> Iterator[tuple[LoadedPlugin, Any]]:
+        """Call ``hook_name`` on every plugin in start order and check each answer.
+
+        Hooks that return lists are flattened (one ``(plugin, item)`` per item); a plugin
+        that does not implement the hook yields nothing.
+
+        :param expected: What each item must be an instance of (with ``classes``, a
+            subclass of).
+        :param what: How the contract names an item in messages
+            (``liqo_core.peers.PeerStatusSource``).
+        :raises PluginContractError: an item is not what the contract says.
+        """
+        for plugin in self.plugins:
+            for answer in self.pm.hook_of(plugin.plugin_name, hook_name)(**kwargs):
+                for item in answer if isinstance(answer, list | tuple) else [answer]:
+                    if classes:
+                        valid = isinstance(item, type) and issubclass(item, expected)
+                    else:
+                        valid = isinstance(item, expected)
+                    if not valid:
+                        raise _contract_error(
+                            plugin, f"returned {item!r} from {hook_name}, which is not a {what}"
+                        )
+                    yield plugin, item
+
     def module_registries(self) -> dict[str, kopf.OperatorRegistry]:
         """Build one fresh kopf registry per plugin, filled by that plugin's handlers alone.
 
@@ -269,102 +305,89 @@ class LiqoRuntime:
             registry = kopf.OperatorRegistry()
             try:
                 self.pm.hook_of(plugin.plugin_name, "liqo_register_handlers")(
-                    registry=registry, settings=self.settings
+                    registry=registry, settings=self.settings, hooks=self.pm.hook
                 )
+            except SettingsError:
+                raise
             except Exception as err:
                 raise _start_error(plugin, "register its handlers", err) from err
             registries[plugin.plugin_name] = registry
         return registries
 
     def peer_status_sources(self) -> list[PeerStatusSource]:
-        """Every enabled plugin's :func:`~liqo_core.hookspecs.liqo_peer_status_sources`.
-
-        :raises PluginContractError: a plugin answered with something that is not a
-            :class:`liqo_core.peers.PeerStatusSource`.
-        """
+        """Every enabled plugin's :func:`~liqo_core.hookspecs.liqo_peer_status_sources`."""
         from liqo_core.peers import PeerStatusSource
 
-        sources: list[PeerStatusSource] = []
-        for plugin in self.plugins:
-            hook = self.pm.hook_of(plugin.plugin_name, "liqo_peer_status_sources")
-            for answer in hook(settings=self.settings):
-                for source in answer:
-                    if not isinstance(source, PeerStatusSource):
-                        raise _contract_error(
-                            plugin,
-                            f"returned {source!r} from liqo_peer_status_sources, which is "
-                            "not a liqo_core.peers.PeerStatusSource",
-                        )
-                    sources.append(source)
-        return sources
+        return [
+            source
+            for _, source in self.answers(
+                "liqo_peer_status_sources",
+                PeerStatusSource,
+                "liqo_core.peers.PeerStatusSource",
+                settings=self.settings,
+            )
+        ]
+
+    def replicated_resources(self) -> list[ReplicatedResource]:
+        """The kinds the enabled plugins need replicated to peers, without repeats, in
+        start order (:func:`~liqo_core.hookspecs.liqo_replicated_resources`)."""
+        from liqo_core.replication import ReplicatedResource
+
+        found = self.answers(
+            "liqo_replicated_resources",
+            ReplicatedResource,
+            "liqo_core.replication.ReplicatedResource",
+            settings=self.settings,
+        )
+        return list(dict.fromkeys(resource for _, resource in found))
 
     def core_registry(self) -> kopf.OperatorRegistry:
         """A fresh registry of the always-on ``core`` operator: the ForeignCluster
-        controller, fed by the enabled plugins' peer status sources."""
+        controller fed by the enabled plugins' peer status sources, and the CRD
+        replicator when an enabled plugin declares replicated kinds."""
         import kopf
 
         from liqo_core.peers.controller import register
 
         registry = kopf.OperatorRegistry()
         register(registry, self.settings, self.peer_status_sources())
+        resources = self.replicated_resources()
+        if resources:
+            from liqo_core.replication import controller as replication
+
+            replication.register(registry, self.settings, resources)
         return registry
 
     def module_info(self) -> dict[str, ModuleInfo]:
-        """Return what each plugin answering ``liqo_module_info`` declares it owns."""
+        """What each plugin answering ``liqo_module_info`` declares it owns, with
+        ``controllers`` derived from the handlers it registers."""
+        registries = self.module_registries()
         info: dict[str, ModuleInfo] = {}
-        for plugin in self.plugins:
-            answers = self.pm.hook_of(plugin.plugin_name, "liqo_module_info")()
-            if answers:
-                info[plugin.plugin_name] = answers[0]
+        for plugin, declared in self.answers("liqo_module_info", ModuleInfo, "ModuleInfo"):
+            controllers = controller_names(registries[plugin.plugin_name])
+            info[plugin.plugin_name] = dataclasses.replace(declared, controllers=controllers)
         return info
 
     def api_models(self) -> list[type[CustomResource]]:
-        """Return every custom-resource model the plugins own, in start order.
-
-        :raises PluginContractError: a plugin answered with something that is not a
-            :class:`liqo_core.api.CustomResource` subclass.
-        """
+        """Every custom-resource model the plugins own, in start order."""
         from liqo_core.api.resource import CustomResource
 
-        models: list[type[CustomResource]] = []
-        for plugin in self.plugins:
-            for answer in self.pm.hook_of(plugin.plugin_name, "liqo_api_models")():
-                for model in answer:
-                    if not (isinstance(model, type) and issubclass(model, CustomResource)):
-                        raise _contract_error(
-                            plugin,
-                            f"returned {model!r} from liqo_api_models, which is not a "
-                            "liqo_core.api.CustomResource",
-                        )
-                    models.append(model)
-        return models
+        return [
+            model
+            for _, model in self.answers(
+                "liqo_api_models", CustomResource, "liqo_core.api.CustomResource", classes=True
+            )
+        ]
 
-    def identity_provider(self) -> IdentityProvider:
-        """The identity provider ``settings.authentication.identity_provider`` names.
+    def identity_provider(self, name: str) -> IdentityProvider:
+        """The identity provider called ``name``, as the enabled plugins answer for it.
 
-        :raises SettingsError: no enabled plugin answers ``liqo_identity_provider`` for
-            that name.
+        :raises SettingsError: no enabled plugin answers for ``name``.
         :raises PluginContractError: the answer is not an :class:`IdentityProvider`.
         """
-        from liqo_core.identity import IdentityProvider
+        from liqo_core.identity import resolve_identity_provider
 
-        name = self.settings.authentication.identity_provider
-        answer = self.pm.hook.liqo_identity_provider(name=name, settings=self.settings)
-        if answer is None:
-            raise SettingsError(
-                f"invalid setting authentication.identityProvider: no enabled plugin provides "
-                f"identity provider {name!r} (the authentication module provides "
-                "'kubernetes-csr' and 'serviceaccount-token')"
-            )
-        if not isinstance(answer, IdentityProvider):
-            raise PluginContractError(
-                "identity provider",
-                name,
-                "unknown",
-                f"identity provider {name!r} is {answer!r}, not a "
-                "liqo_core.identity.IdentityProvider",
-            )
-        return answer
+        return resolve_identity_provider(self.pm.hook, name, self.settings)
 
     def close(self) -> None:
         """Unconfigure (``liqo_unconfigure``) and unregister every plugin. Idempotent."""
@@ -388,6 +411,18 @@ class LiqoRuntime:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def controller_names(registry: kopf.OperatorRegistry) -> tuple[str, ...]:
+    """The controllers of ``registry``: the ids of its resource handlers and webhooks,
+    each cut at its first ``-`` (``resourceslice_remote-tenant`` is a handler of
+    ``resourceslice_remote``); start-up and clean-up activities are not controllers."""
+    names: dict[str, None] = {}
+    for kind in ("_watching", "_spawning", "_changing", "_webhooks", "_indexing"):
+        handlers = getattr(registry, kind, None)
+        for handler in handlers.get_all_handlers() if handlers is not None else ():
+            names.setdefault(str(handler.id).split("-", 1)[0], None)
+    return tuple(sorted(names))
 
 
 def _start_error(plugin: LoadedPlugin, action: str, err: BaseException) -> PluginStartError:
@@ -416,6 +451,7 @@ def load_runtime(settings: LiqoSettings, *, hookspecs: Iterable[ModuleType] = ()
     runtime = LiqoRuntime(settings, LiqoPluginManager(hookspecs))
     try:
         module_exts = _load_modules(settings)
+        validate_sections(settings, [ext.name for ext in module_exts])
         transport_ext = (
             _load_transport(settings) if settings.module_enabled(NETWORKING_MODULE) else None
         )

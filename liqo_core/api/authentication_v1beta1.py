@@ -228,7 +228,7 @@ class ResourceSlice(CustomResource):
         VERSION,
         "ResourceSlice",
         "resourceslices",
-        short_names=("rslice", "rs"),
+        short_names=("rslice",),
         printer_columns=(
             PrinterColumn(
                 "Authentication",

@@ -312,7 +312,7 @@ class Quota(CustomResource):
         VERSION,
         "Quota",
         "quotas",
-        short_names=("qt", "quota"),
+        short_names=("qt",),
         printer_columns=(
             PrinterColumn("Enforcement", "string", ".spec.limitsEnforcement"),
             PrinterColumn("Cordoned", "boolean", ".spec.cordoned"),

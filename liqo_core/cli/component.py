@@ -1,13 +1,17 @@
 """``liqo``: the entry point of Liqo's in-cluster components; the subcommand picks the role.
 
-Flags override the config file and the environment. Problems a user can fix (settings,
-plugins, kubeconfig, an unreachable cluster, a busy port) end the process with one line
-on stderr and a non-zero exit code. Logs are JSON lines on stderr.
+Roles come from entry-point group ``liqo.roles`` (``controller-manager`` from liqo-core;
+plugins add theirs, such as ``virtual-kubelet``). Every role takes the same process flags
+(settings, kubeconfig, probes, metrics, leader election, logging) plus its own. Flags
+override the config file and the environment. Problems a user can fix (settings,
+plugins, kubeconfig, an unreachable cluster, a busy port, an unknown role) end the
+process with one line on stderr and a non-zero exit code. Logs are JSON lines on stderr.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 import logging
 import os
@@ -17,28 +21,20 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any, NoReturn
 
-import typer
+import click
 
-from liqo_core._runtime.operator import CORE_OPERATOR, ControllerManager, ManagerOptions
-from liqo_core._runtime.plugins import load_runtime
-from liqo_core.errors import LiqoError
-from liqo_core.kube import KubeConfigError, KubeTarget
-from liqo_core.settings import load_settings
-
-app = typer.Typer(
-    name="liqo",
-    help="Run a Liqo component. The subcommand is the role.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+from liqo_core._runtime.component import (
+    ROLES_GROUP,
+    Component,
+    ComponentContext,
+    ComponentHost,
+    HostOptions,
 )
+from liqo_core.errors import LiqoError, PluginContractError, PluginImportError
 
-
-@app.callback()
-def _roles() -> None:
-    """Run a Liqo component. The subcommand is the role."""
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -84,110 +80,197 @@ def default_identity() -> str:
     return os.environ.get("POD_NAME") or f"{socket.gethostname()}_{uuid.uuid4()}"
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"Error: {message}", err=True)
-    return typer.Exit(1)
+def installed_roles() -> dict[str, importlib.metadata.EntryPoint]:
+    """The installed roles by name (entry-point group ``liqo.roles``); nothing imported."""
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ROLES_GROUP)}
 
 
-def _overrides(
-    cluster_id: str | None,
-    namespace: str | None,
-    health_port: int | None,
-    metrics_port: int | None,
-    leader_elect: bool | None,
-) -> dict[str, Any]:
+def load_role(ep: importlib.metadata.EntryPoint) -> type[Component]:
+    """Import role ``ep`` and check its contract.
+
+    :raises PluginImportError: it does not import.
+    :raises PluginContractError: it is not a complete :class:`Component` named ``ep.name``.
+    """
+    dist = ep.dist.metadata["Name"] if ep.dist is not None else "unknown"
+    try:
+        role = ep.load()
+    except Exception as err:
+        raise PluginImportError(
+            "role",
+            ep.name,
+            dist,
+            f"role {ep.name!r} from distribution {dist!r} failed to import ({ep.value}: "
+            f"{type(err).__name__}: {err}): reinstall {dist!r} with its dependencies",
+        ) from err
+
+    def broken(problem: str) -> PluginContractError:
+        return PluginContractError(
+            "role", ep.name, dist, f"role {ep.name!r} from distribution {dist!r} {problem}"
+        )
+
+    if not (isinstance(role, type) and issubclass(role, Component)):
+        raise broken(f"is not a liqo_core.Component subclass ({ep.value})")
+    missing = sorted(getattr(role, "__abstractmethods__", ()))
+    if missing:
+        raise broken(f"does not implement {', '.join(missing)}")
+    if getattr(role, "name", None) != ep.name:
+        raise broken(f"declares name {getattr(role, 'name', None)!r}, not {ep.name!r}")
+    return role
+
+
+def _process_options() -> list[click.Parameter]:
+    """The flags every role takes."""
+    return [
+        click.Option(["--config"], type=click.Path(dir_okay=False), help="YAML config file."),
+        click.Option(
+            ["--kubeconfig"],
+            type=click.Path(),
+            help="Kubeconfig file (default: in-cluster or ~/.kube).",
+        ),
+        click.Option(["--context"], help="Kubeconfig context."),
+        click.Option(["--cluster-id"], help="This cluster's id."),
+        click.Option(["--namespace"], help="Namespace Liqo runs in."),
+        click.Option(["--health-port"], type=int, help="Port of /healthz and /readyz."),
+        click.Option(["--metrics-port"], type=int, help="Port of /metrics."),
+        click.Option(
+            ["--leader-elect/--no-leader-elect"],
+            default=None,
+            help="Elect a leader among replicas.",
+        ),
+        click.Option(["--identity"], help="Leader election identity (default: $POD_NAME)."),
+        click.Option(
+            ["--bind-address"],
+            default="0.0.0.0",
+            show_default=True,
+            help="Address of the probe and metrics servers.",
+        ),
+        click.Option(
+            ["--log-level"],
+            default="info",
+            show_default=True,
+            help="debug, info, warning or error.",
+        ),
+    ]
+
+
+_PROCESS_FLAGS = {param.name for param in _process_options()}
+
+
+def _overrides(role: type[Component], values: dict[str, Any]) -> dict[str, Any]:
     """Settings given as flags, as nested keyword arguments of ``load_settings``."""
     overrides: dict[str, Any] = {}
-    if cluster_id is not None:
-        overrides["cluster_id"] = cluster_id
-    if namespace is not None:
-        overrides["namespace"] = namespace
-    manager: dict[str, Any] = {}
-    if health_port is not None:
-        manager["health_port"] = health_port
-    if metrics_port is not None:
-        manager["metrics_port"] = metrics_port
-    if leader_elect is not None:
-        manager["leader_election"] = {"enabled": leader_elect}
-    if manager:
-        overrides["controller_manager"] = manager
+    for flag in ("cluster_id", "namespace"):
+        if values.get(flag) is not None:
+            overrides[flag] = values[flag]
+    process: dict[str, Any] = {}
+    for flag in ("health_port", "metrics_port"):
+        if values.get(flag) is not None:
+            process[flag] = values[flag]
+    if values.get("leader_elect") is not None:
+        process["leader_election"] = {"enabled": values["leader_elect"]}
+    if process:
+        overrides[role.settings_key()] = process
     return overrides
 
 
-async def _serve(manager: ControllerManager) -> int:
+def _fail(message: str) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+async def _serve(host: ComponentHost) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    return await manager.run(stop)
+    return await host.run(stop)
 
 
-@app.command("controller-manager")
-def controller_manager(
-    *,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML config file.", dir_okay=False)
-    ] = None,
-    kubeconfig: Annotated[
-        Path | None,
-        typer.Option("--kubeconfig", help="Kubeconfig file (default: in-cluster or ~/.kube)."),
-    ] = None,
-    context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")] = None,
-    cluster_id: Annotated[
-        str | None, typer.Option("--cluster-id", help="This cluster's id.")
-    ] = None,
-    namespace: Annotated[
-        str | None, typer.Option("--namespace", help="Namespace Liqo runs in.")
-    ] = None,
-    health_port: Annotated[
-        int | None, typer.Option("--health-port", help="Port of /healthz and /readyz.")
-    ] = None,
-    metrics_port: Annotated[
-        int | None, typer.Option("--metrics-port", help="Port of /metrics.")
-    ] = None,
-    leader_elect: Annotated[
-        bool | None,
-        typer.Option("--leader-elect/--no-leader-elect", help="Elect a leader among replicas."),
-    ] = None,
-    identity: Annotated[
-        str | None,
-        typer.Option("--identity", help="Leader election identity (default: $POD_NAME)."),
-    ] = None,
-    bind_address: Annotated[
-        str, typer.Option("--bind-address", help="Address of the probe and metrics servers.")
-    ] = "0.0.0.0",
-    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning.")] = "info",
-) -> None:
-    """Host the enabled modules' controllers (leader-elected), with probes and metrics."""
-    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise _fail(f"unknown log level {log_level!r} (use debug, info, warning or error)")
-    configure_logging(log_level)
-    overrides = _overrides(cluster_id, namespace, health_port, metrics_port, leader_elect)
+def run_role(role: type[Component], values: dict[str, Any]) -> int:
+    """Load settings and plugins, then run ``role`` under the shared scaffolding."""
+    from prometheus_client import CollectorRegistry
+
+    from liqo_core._runtime.plugins import load_runtime
+    from liqo_core.kube import KubeConfigError, KubeTarget
+    from liqo_core.settings import load_settings
+
+    level = str(values["log_level"]).lower()
+    if level not in LOG_LEVELS:
+        _fail(f"unknown log level {level!r} (use debug, info, warning or error)")
+    configure_logging(level)
     try:
-        settings = load_settings(config, **overrides)
+        settings = load_settings(values["config"], **_overrides(role, values))
         runtime = load_runtime(settings)
     except LiqoError as err:
-        raise _fail(str(err)) from None
+        _fail(str(err))
     try:
-        options = ManagerOptions(
-            target=KubeTarget(kubeconfig=kubeconfig, context=context),
-            identity=identity or default_identity(),
-            bind_address=bind_address,
-            identity_provider=(
-                runtime.identity_provider() if settings.module_enabled("authentication") else None
+        kubeconfig = values["kubeconfig"]
+        context = ComponentContext(
+            settings=settings,
+            runtime=runtime,
+            target=KubeTarget(
+                kubeconfig=Path(kubeconfig) if kubeconfig else None, context=values["context"]
             ),
+            identity=values["identity"] or default_identity(),
+            metrics=CollectorRegistry(),
+            arguments={k: v for k, v in values.items() if k not in _PROCESS_FLAGS},
         )
-        # The core operator (ForeignClusters) always runs, even with no module enabled.
-        registries = {CORE_OPERATOR: runtime.core_registry(), **runtime.module_registries()}
-        manager = ControllerManager(settings, registries, options)
-        code = asyncio.run(_serve(manager))
+        options = HostOptions(
+            target=context.target,
+            identity=context.identity,
+            bind_address=values["bind_address"],
+        )
+        host = ComponentHost(role(context), options)
+        return asyncio.run(_serve(host))
     except (LiqoError, KubeConfigError) as err:
-        raise _fail(str(err)) from None
+        _fail(str(err))
     except KeyboardInterrupt:  # interrupted before the signal handlers were in place
-        raise typer.Exit(130) from None
+        return 130
     finally:
         runtime.close()
-    raise typer.Exit(code)
+
+
+class RoleGroup(click.Group):
+    """``liqo``'s subcommands: one per installed role, built on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(installed_roles())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        ep = installed_roles().get(cmd_name)
+        if ep is None:
+            return None
+        try:
+            role = load_role(ep)
+        except LiqoError as err:
+            _fail(str(err))
+
+        def callback(**values: Any) -> None:
+            sys.exit(run_role(role, values))
+
+        return click.Command(
+            cmd_name,
+            callback=callback,
+            params=[*_process_options(), *role.parameters()],
+            help=role.help or role.__doc__,
+            short_help=role.help,
+        )
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in installed_roles():
+            installed = ", ".join(sorted(installed_roles())) or "none"
+            _fail(f"unknown role {name!r} (installed roles: {installed})")
+        return super().resolve_command(ctx, args)
+
+
+app = RoleGroup(
+    name="liqo",
+    help="Run a Liqo component. The subcommand is the role.",
+    no_args_is_help=True,
+)
 
 
 def main() -> None:

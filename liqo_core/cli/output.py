@@ -8,11 +8,6 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import yaml
-from rich import box
-from rich.console import Console
-from rich.table import Table
-
 
 class OutputFormat(enum.StrEnum):
     """Values of ``-o/--output``."""
@@ -29,6 +24,8 @@ def render(data: Any, fmt: OutputFormat) -> str:
     """Serialize ``data`` (plain dicts, lists, scalars) in ``fmt``."""
     if fmt is OutputFormat.JSON:
         return json.dumps(data, indent=2) + "\n"
+    import yaml
+
     return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -39,6 +36,10 @@ def print_data(data: Any, fmt: OutputFormat) -> None:
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     """Print a plain table on stdout (never wrapped, so it can be grepped)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for column in columns:
         table.add_column(column.upper(), no_wrap=True)

@@ -11,13 +11,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from liqo_core.api.types import QUANTITY_PATTERN
-from liqo_core.cli.context import ClusterAccessError, CommandError, get_state
+from liqo_core.cli.context import (
+    ClusterAccessError,
+    CommandError,
+    get_state,
+    new_api_client,
+    server_of,
+    unreachable,
+)
 from liqo_core.peering import (
     PeeringContext,
     PeeringError,
@@ -28,6 +33,9 @@ from liqo_core.peering import (
     select_steps,
     undo_steps,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: ConfigMap (Liqo namespace) holding a cluster's id.
 CLUSTER_ID_CONFIGMAP = "liqo-clusterid-configmap"
@@ -61,7 +69,6 @@ SkipValidation = Annotated[
 ]
 
 
-_QUANTITY = re.compile(QUANTITY_PATTERN)
 _RESOURCE_NAME = re.compile(
     r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 )
@@ -71,7 +78,11 @@ Memory = Annotated[str | None, typer.Option("--memory", help="Memory to ask for 
 Pods = Annotated[str | None, typer.Option("--pods", help="Number of pods to ask for.")]
 Resource = Annotated[
     list[str] | None,
-    typer.Option("--resource", help="Other resource to ask for, as name=quantity (repeatable)."),
+    typer.Option(
+        "--resource",
+        metavar="NAME=QUANTITY",
+        help="Other resource to ask for, e.g. nvidia.com/gpu=2 (repeatable).",
+    ),
 ]
 SliceClass = Annotated[
     str,
@@ -88,6 +99,8 @@ def requested_resources(
 
     :raises CommandError: A malformed ``name=quantity`` or quantity, or a repeated name.
     """
+    from liqo_core.kube.quantity import is_quantity
+
     found: dict[str, str] = {}
     pairs: list[tuple[str, str | None]] = [("cpu", cpu), ("memory", memory), ("pods", pods)]
     for text in others or []:
@@ -100,7 +113,7 @@ def requested_resources(
     for name, value in pairs:
         if value is None:
             continue
-        if not _QUANTITY.match(value):
+        if not is_quantity(value):
             raise CommandError(
                 f"{name}: {value!r} is not a Kubernetes quantity (e.g. 500m, 4, 8Gi)"
             )
@@ -112,17 +125,15 @@ def requested_resources(
 
 def remote_client(kubeconfig: str, context: str | None) -> Any:
     """A ``kubernetes`` ApiClient for the provider."""
-    from kubernetes.config import ConfigException, new_client_from_config
-
-    try:
-        return new_client_from_config(config_file=kubeconfig, context=context)  # type: ignore[no-untyped-call]
-    except (ConfigException, OSError, ValueError) as err:
-        detail = " ".join(str(err).split())
-        raise ClusterAccessError(f"cannot use remote kubeconfig {kubeconfig}: {detail}") from err
+    return new_api_client(kubeconfig, context, "--remote-kubeconfig")
 
 
-def cluster_id(api_client: Any, namespace: str, side: str) -> str:
-    """The cluster ID stored in ``namespace`` (ConfigMap ``liqo-clusterid-configmap``)."""
+def cluster_id(api_client: Any, namespace: str, side: str, flag: str | None = None) -> str:
+    """The cluster ID stored in ``namespace`` (ConfigMap ``liqo-clusterid-configmap``).
+
+    :param flag: The option that chose this cluster's kubeconfig, named when it cannot be
+        reached (default: ``--remote-kubeconfig`` for the provider, else ``--kubeconfig``).
+    """
     from kubernetes.client import CoreV1Api
     from kubernetes.client.exceptions import ApiException
 
@@ -141,8 +152,8 @@ def cluster_id(api_client: Any, namespace: str, side: str) -> str:
             f"cannot read the {side}'s cluster ID: {err.status} {err.reason}"
         ) from err
     except Exception as err:  # urllib3/ssl/socket errors: the cluster is not reachable
-        detail = " ".join(str(err).split())
-        raise ClusterAccessError(f"cannot reach the {side}: {detail}") from err
+        default = "--remote-kubeconfig" if side == "provider" else "--kubeconfig"
+        raise unreachable(err, server_of(api_client), flag or default) from None
     value = (config_map.data or {}).get(CLUSTER_ID_KEY)
     if not value:
         raise CommandError(f"ConfigMap {namespace}/{CLUSTER_ID_CONFIGMAP} has no {CLUSTER_ID_KEY}")
@@ -182,7 +193,8 @@ def peering_context(
         yield PeeringContext(
             consumer=consumer,
             provider=provider,
-            consumer_id=settings.cluster_id or cluster_id(consumer, settings.namespace, "consumer"),
+            consumer_id=settings.cluster_id
+            or cluster_id(consumer, settings.namespace, "consumer", state.kubeconfig_flag()),
             provider_id=cluster_id(provider, provider_namespace, "provider"),
             consumer_namespace=settings.namespace,
             provider_namespace=provider_namespace,
@@ -197,6 +209,8 @@ def peering_context(
 @contextmanager
 def progress(peering: PeeringContext) -> Iterator[Console]:
     """Show ``peering``'s progress under a spinner; peering errors become one-line errors."""
+    from rich.console import Console
+
     console = Console(stderr=True, highlight=False)
     with console.status("starting") as status:
 
@@ -223,7 +237,7 @@ def run_with_progress(
     :raises CommandError: With the step and the reason, when a step fails or times out.
     """
     with progress(peering):
-        runner(steps, peering, lambda step: typer.echo(f"{step.name}: {verb}"))
+        runner(steps, peering, lambda step: typer.echo(f"{step.name}: {peering.outcome or verb}"))
 
 
 def drive(

@@ -112,8 +112,12 @@ def _kubeconfig_path(target: KubeTarget) -> str | None:
         if os.environ.get(_IN_CLUSTER_ENV) and target.context is None:
             return None
         path = str(_DEFAULT_KUBECONFIG.expanduser())
-    if not any(Path(p).expanduser().is_file() for p in path.split(os.pathsep) if p):
-        raise KubeConfigError(f"kubeconfig {path} does not exist")
+    files = [p for p in path.split(os.pathsep) if p]
+    if not any(Path(p).expanduser().is_file() for p in files):
+        source = " ($KUBECONFIG)" if not target.kubeconfig and os.environ.get("KUBECONFIG") else ""
+        if len(files) == 1:
+            raise KubeConfigError(f"kubeconfig {files[0]} does not exist{source}")
+        raise KubeConfigError(f"no kubeconfig: none of {', '.join(files)} exists{source}")
     return path
 
 

@@ -32,7 +32,7 @@ import kopf
 
 from liqo_core.api.consts import MANAGED_BY_LABEL, REMOTE_CLUSTER_ID_LABEL
 from liqo_core.api.core_v1beta1 import GROUP, VERSION
-from liqo_core.kube import Kube, KubeTarget, api_status, describe_error
+from liqo_core.kube import Kube, KubeTarget, api_status, describe_error, kube_client
 from liqo_core.peers.apiserver import APIServerChecker
 from liqo_core.peers.contract import PeerStatusSource, WatchedResource, gather_reports
 from liqo_core.peers.derive import derive_status, in_use
@@ -45,6 +45,11 @@ FOREIGN_CLUSTERS = f"/apis/{GROUP}/{VERSION}/foreignclusters"
 MANAGED_BY_VALUE = "foreigncluster"
 #: Seconds between two reconciliations of every peer (upstream's requeue period).
 RESYNC_INTERVAL = 15.0
+#: Seconds a change waits before its peer is reconciled, so that the burst of changes a
+#: peering makes (a dozen objects within a second or two) costs one reconciliation, not
+#: one each: a ForeignCluster is a read model, and each reconciliation lists the
+#: modules' objects of the peer.
+COALESCE_DELAY = 0.5
 
 
 def foreign_cluster_path(name: str) -> str:
@@ -107,11 +112,19 @@ class _Queue:
 class ForeignClusterReconciler:
     """Derives ForeignClusters; one reconciliation per peer at a time, changes coalesced."""
 
-    def __init__(self, settings: LiqoSettings, sources: Sequence[PeerStatusSource]) -> None:
+    def __init__(
+        self,
+        settings: LiqoSettings,
+        sources: Sequence[PeerStatusSource],
+        coalesce: float = COALESCE_DELAY,
+    ) -> None:
         self.settings = settings
         self.sources = list(sources)
+        self.coalesce = coalesce
         self.checker = APIServerChecker()
         self._queues: dict[str, _Queue] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._scheduled: set[str] = set()
 
     async def reconcile(self, api: Kube, peer: str) -> None:
         """Create, update or remove the ForeignCluster of ``peer``."""
@@ -153,7 +166,9 @@ class ForeignClusterReconciler:
             await api.json_patch(f"{path}/status", replace)
 
     async def request(self, target: KubeTarget, peer: str) -> None:
-        """Reconcile ``peer`` now; if it is being reconciled, once more afterwards."""
+        """Reconcile ``peer`` after :attr:`coalesce` seconds; changes arriving meanwhile,
+        or while it is being reconciled, are folded into one more reconciliation."""
+        self._scheduled.discard(peer)
         queue = self._queues.setdefault(peer, _Queue())
         if queue.lock.locked():
             queue.again = True
@@ -161,19 +176,44 @@ class ForeignClusterReconciler:
         async with queue.lock:
             queue.again = True
             while queue.again:
+                await asyncio.sleep(self.coalesce)  # let the rest of a burst arrive
                 queue.again = False
                 try:
-                    async with await Kube.from_target(target) as api:
+                    async with kube_client(target) as api:
                         await self.reconcile(api, peer)
                 except Exception as exc:  # retried at the next change or resync
                     logger.warning("ForeignCluster %s: %s", peer, describe_error(exc))
         if not queue.lock.locked():
             self._queues.pop(peer, None)
 
+    def enqueue(self, target: KubeTarget, peer: str) -> None:
+        """Have ``peer`` reconciled soon (:meth:`request` in the background): event
+        handlers return at once, so the other handlers of the same object (the CRD
+        replicator's, on Secrets) do not wait for the coalescing delay."""
+        if peer in self._scheduled:  # a reconciliation not started yet sees this change
+            return
+        queue = self._queues.get(peer)
+        if queue is not None and queue.lock.locked():
+            queue.again = True
+            return
+        self._scheduled.add(peer)
+        task = asyncio.get_running_loop().create_task(self.request(target, peer), name=f"fc-{peer}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Cancel the pending reconciliations and close the API server checks' clients."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._scheduled.clear()
+        await self.checker.close()
+
     async def resync(self, target: KubeTarget) -> None:
         """Reconcile every known peer."""
         try:
-            async with await Kube.from_target(target) as api:
+            async with kube_client(target) as api:
                 peers = await known_peers(api, self.sources)
         except Exception as exc:
             logger.warning("listing peers failed: %s", describe_error(exc))
@@ -205,13 +245,16 @@ def register(
 
     @kopf.on.cleanup(registry=registry, id="foreigncluster-resync-stop")
     async def stop_resync(**_: Any) -> None:
-        for task in list(background):
+        tasks = list(background)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await reconciler.stop()
 
     @kopf.on.event(GROUP, VERSION, "foreignclusters", registry=registry, id="foreigncluster")
     async def foreign_cluster_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         if body.metadata.name:
-            await reconciler.request(memo.kube_target, body.metadata.name)
+            reconciler.enqueue(memo.kube_target, body.metadata.name)
 
     seen: set[str] = set()
     for source in sources:
@@ -238,6 +281,6 @@ def _peer_object_handler(reconciler: ForeignClusterReconciler, resource: Watched
     async def peer_object_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         peer = resource.peer_of(body)
         if peer:
-            await reconciler.request(memo.kube_target, peer)
+            reconciler.enqueue(memo.kube_target, peer)
 
     return peer_object_changed

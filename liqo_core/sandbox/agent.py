@@ -1,6 +1,6 @@
 """Everything that runs against one sandbox cluster, as plain API clients.
 
-Informers (pods, nodes, deployments, replicasets, daemonsets) are shared by the node
+Informers (pods, nodes, deployments, replicasets, daemonsets, statefulsets) are shared by the node
 heartbeat, the workload controllers, the scheduler, and, per physical node, the hollow
 kubelet and the process runner.
 """
@@ -19,12 +19,11 @@ from urllib.parse import urlparse
 
 import yaml
 
-from liqo_core.kube import Kube, KubeError, KubeTarget
+from liqo_core.kube import Informer, Kube, KubeError, KubeTarget
 from liqo_core.sandbox import apiproxy
 from liqo_core.sandbox.daemonsets import DaemonSetController
 from liqo_core.sandbox.deployments import DeploymentController
 from liqo_core.sandbox.hollow import HollowKubelet
-from liqo_core.sandbox.informer import Informer
 from liqo_core.sandbox.ipam import PodIPAllocator
 from liqo_core.sandbox.netns import PodNetwork
 from liqo_core.sandbox.nodes import NodeHeartbeat
@@ -32,6 +31,7 @@ from liqo_core.sandbox.replicasets import ReplicaSetController
 from liqo_core.sandbox.runner import ApiEndpoint, ProcessRunner
 from liqo_core.sandbox.scheduler import Scheduler
 from liqo_core.sandbox.state import ClusterInfo
+from liqo_core.sandbox.statefulsets import StatefulSetController
 
 JSON = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ class ClusterAgent:
                 "deployments": "/apis/apps/v1/deployments",
                 "replicasets": "/apis/apps/v1/replicasets",
                 "daemonsets": "/apis/apps/v1/daemonsets",
+                "statefulsets": "/apis/apps/v1/statefulsets",
             }.items()
         }
         pods, nodes = informers["pods"], informers["nodes"]
@@ -114,6 +115,7 @@ class ClusterAgent:
             ReplicaSetController(kube, informers["replicasets"], pods),
             DeploymentController(kube, informers["deployments"], informers["replicasets"]),
             DaemonSetController(kube, informers["daemonsets"], nodes, pods),
+            StatefulSetController(kube, informers["statefulsets"], pods),
         ]
         endpoint = api_endpoint(self.info.kubeconfig)
         if self.network is not None:
@@ -148,7 +150,7 @@ class ClusterAgent:
         for name, informer in informers.items():
             self._spawn(informer.run(), f"informer {name}")
         await asyncio.wait_for(
-            asyncio.gather(*(informer.synced.wait() for informer in informers.values())), 60
+            asyncio.gather(*(informer.wait_synced() for informer in informers.values())), 60
         )
 
     def _spawn(self, coro: Any, name: str) -> None:

@@ -1,20 +1,28 @@
 """What the sandbox's controllers and kubelets share, as controller-runtime provides it to
 Kubernetes controllers: owned objects from an informer's cache, pods created from an
 owner's template, status written through the ``status`` subresource, and the loop that
-works a queue once the caches are synced.
+works a queue once the caches are synced. Informers, queues and the loop itself are
+:mod:`liqo_core.kube`'s, as for every controller of Liqo.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from liqo_core.kube import Kube, KubeError
-from liqo_core.sandbox.informer import Informer, WorkQueue
+from liqo_core.kube import Controller, Informer, ItemBackoff, Kube, KubeError, WorkQueue
 from liqo_core.sandbox.ownership import controller_of, is_controlled_by, pod_from_template
 
 JSON = dict[str, Any]
+
+RETRY_BASE = 0.1
+RETRY_CAP = 10.0
+"""A failed reconcile is retried after 0.1 s, doubling up to 10 s (a sandbox is small)."""
+
+
+def work_queue() -> WorkQueue:
+    """A queue for one sandbox controller (retries back off from :data:`RETRY_BASE`)."""
+    return WorkQueue(ItemBackoff(base=RETRY_BASE, cap=RETRY_CAP))
 
 
 def owned_by(informer: Informer, owner: JSON) -> list[JSON]:
@@ -87,7 +95,6 @@ async def run_when_synced(
     before: Callable[[], None] | None = None,
 ) -> None:
     """Wait for every informer's first list, call ``before``, then work ``queue`` forever."""
-    await asyncio.gather(*(informer.synced.wait() for informer in informers))
-    if before is not None:
-        before()
-    await queue.run(reconcile, name)
+    controller = Controller(name, reconcile, queue=queue)
+    controller.needs(*informers)
+    await controller.run(before)

@@ -14,7 +14,7 @@ import functools
 import logging
 from typing import Any
 
-from liqo_core.kube import Kube
+from liqo_core.kube import Informer, Kube, object_key
 from liqo_core.sandbox import scheduling
 from liqo_core.sandbox.controllerruntime import (
     create_pod,
@@ -25,8 +25,8 @@ from liqo_core.sandbox.controllerruntime import (
     run_when_synced,
     status_path,
     status_unchanged,
+    work_queue,
 )
-from liqo_core.sandbox.informer import Informer, WorkQueue, object_key
 from liqo_core.sandbox.ownership import pod_active, pod_ready, template_hash
 
 JSON = dict[str, Any]
@@ -95,7 +95,7 @@ class DaemonSetController:
         self.daemonsets = daemonsets
         self.nodes = nodes
         self.pods = pods
-        self.queue = WorkQueue()
+        self.queue = work_queue()
         self._expected: dict[str, set[str]] = {}
         daemonsets.add_handler(lambda kind, ds: self.queue.add(object_key(ds)))
         nodes.add_handler(lambda kind, node: self._requeue_all())

@@ -12,7 +12,7 @@ import copy
 import logging
 from typing import Any
 
-from liqo_core.kube import Kube, KubeError
+from liqo_core.kube import Informer, Kube, KubeError, object_key
 from liqo_core.sandbox.controllerruntime import (
     owned_by,
     owner_key,
@@ -20,8 +20,8 @@ from liqo_core.sandbox.controllerruntime import (
     run_when_synced,
     status_path,
     status_unchanged,
+    work_queue,
 )
-from liqo_core.sandbox.informer import Informer, WorkQueue, object_key
 from liqo_core.sandbox.ownership import owner_reference, set_condition, template_hash
 
 JSON = dict[str, Any]
@@ -74,7 +74,7 @@ class DeploymentController:
         self.kube = kube
         self.deployments = deployments
         self.replicasets = replicasets
-        self.queue = WorkQueue()
+        self.queue = work_queue()
         deployments.add_handler(lambda kind, d: self.queue.add(object_key(d)))
         replicasets.add_handler(self._on_replicaset)
 

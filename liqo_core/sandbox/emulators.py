@@ -37,7 +37,7 @@ class Emulator:
         self.info = info
         self.state_dir = state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
-        self.cluster: Any = EmulatedCluster(info.name, state_dir)
+        self.cluster: Any = EmulatedCluster(info.name, state_dir, service_cidr=info.service_cidr)
 
     async def start(self) -> None:
         """Start the server and record its URL, kubeconfig and pid in ``info``."""

@@ -13,14 +13,14 @@ import hashlib
 import logging
 from typing import Any
 
-from liqo_core.kube import Kube
+from liqo_core.kube import Informer, Kube, object_key
 from liqo_core.sandbox import events, podstatus
 from liqo_core.sandbox.controllerruntime import (
     patch_status,
     run_when_synced,
     status_path,
+    work_queue,
 )
-from liqo_core.sandbox.informer import Informer, WorkQueue, object_key
 from liqo_core.sandbox.ipam import PodIPAllocator
 from liqo_core.sandbox.netns import NetnsError, PodNetwork
 from liqo_core.sandbox.nodes import NodeSpec
@@ -67,7 +67,7 @@ class HollowKubelet:
         self.pods = pods
         self.network = network
         self.ips = ips if ips is not None else PodIPAllocator(node.pod_cidr)
-        self.queue = WorkQueue()
+        self.queue = work_queue()
         self._uids: dict[str, str] = {}
         self._netns: set[str] = set()
         pods.add_handler(self._on_pod)

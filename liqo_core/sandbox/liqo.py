@@ -56,6 +56,9 @@ def chart_values(info: ClusterInfo) -> JSON:
     """The values the sandbox installs the chart with in cluster ``info``."""
     return {
         "discovery": {"config": {"clusterID": info.cluster_id}},
+        # The emulated API servers cannot reach the controller-manager's network namespace
+        # (nor resolve a Service without an EndpointSlice controller) yet: no webhooks.
+        "webhook": {"enabled": False},
         "controllerManager": {
             "config": {"leaderElection": True},
             "pod": {"annotations": {NETNS_ANNOTATION: "true"}},

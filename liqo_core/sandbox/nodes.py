@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from liqo_core.kube import Kube, KubeError
+from liqo_core.sandbox.apiserver.version import KUBERNETES_VERSION
 from liqo_core.sandbox.timeutil import now, now_micro
 
 JSON = dict[str, Any]
 log = logging.getLogger(__name__)
 
-KUBELET_VERSION = "v1.30.0-liqo-sandbox"
+KUBELET_VERSION = KUBERNETES_VERSION
+"""The kubelet runs the control plane's version, as in a freshly created cluster."""
 LEASE_NAMESPACE = "kube-node-lease"
 LEASE_DURATION = 40
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}

@@ -33,7 +33,11 @@ def qos_class(pod: JSON) -> str:
 def conditions(
     scheduled: bool, initialized: bool, containers_ready: bool, old: list[JSON]
 ) -> list[JSON]:
-    """The five pod conditions, keeping lastTransitionTime when a status is unchanged."""
+    """The five pod conditions, keeping lastTransitionTime when a status is unchanged.
+
+    Conditions of other types (readiness gates, ``DisruptionTarget``, ones a test or a
+    controller set) are kept as they are, as the kubelet leaves conditions it does not own.
+    """
     previous = {c.get("type"): c for c in old}
     stamp = now()
     wanted = [
@@ -61,6 +65,8 @@ def conditions(
         if not value and kind in ("ContainersReady", "Ready"):
             condition["reason"] = "ContainersNotReady"
         result.append(condition)
+    owned = {kind for kind, _ in wanted}
+    result += [dict(c) for c in old if c.get("type") not in owned]
     return result
 
 

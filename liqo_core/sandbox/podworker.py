@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from liqo_core.kube import KubeError
+from liqo_core.kube import Backoff, KubeError
 from liqo_core.sandbox import events, mountns, podenv, podstatus
-from liqo_core.sandbox.backoff import RestartBackoff
 from liqo_core.sandbox.hollow import container_id
 from liqo_core.sandbox.netns import NETNS_DIR, NetnsError
 from liqo_core.sandbox.probes import run_probe
@@ -32,6 +31,10 @@ if TYPE_CHECKING:
     from liqo_core.sandbox.runner import ProcessRunner
 
 JSON = dict[str, Any]
+
+RESTART_BACKOFF_RESET = 600.0
+"""Seconds of running after which a container's restart back-off starts again (kubelet's)."""
+
 log = logging.getLogger(__name__)
 
 
@@ -248,7 +251,7 @@ class PodWorker:
         name = container["name"]
         state = self.states[name]
         policy = self.pod.get("spec", {}).get("restartPolicy", "Always")
-        backoff = RestartBackoff(initial=self.runner.backoff_initial, cap=self.runner.backoff_cap)
+        backoff = Backoff(initial=self.runner.backoff_initial, cap=self.runner.backoff_cap)
         code = 0
         while not self.stopping.is_set():
             started_at = now()
@@ -296,7 +299,9 @@ class PodWorker:
             if "terminated" in state.state:
                 state.last_state = state.state
             state.restart_count += 1
-            delay = backoff.next_delay(time.monotonic() - began)
+            if time.monotonic() - began >= RESTART_BACKOFF_RESET:
+                backoff.reset()  # it ran long enough: as the kubelet, start again from initial
+            delay = backoff.next_delay()
             state.state = {
                 "waiting": {
                     "reason": "CrashLoopBackOff",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from liqo_core.kube import Kube
+from liqo_core.kube import Informer, Kube, object_key
 from liqo_core.sandbox.controllerruntime import (
     create_pod,
     owned_by,
@@ -15,8 +15,8 @@ from liqo_core.sandbox.controllerruntime import (
     run_when_synced,
     status_path,
     status_unchanged,
+    work_queue,
 )
-from liqo_core.sandbox.informer import Informer, WorkQueue, object_key
 from liqo_core.sandbox.ownership import pod_active, pod_ready, selector_matches
 
 JSON = dict[str, Any]
@@ -43,7 +43,7 @@ class ReplicaSetController:
         self.kube = kube
         self.replicasets = replicasets
         self.pods = pods
-        self.queue = WorkQueue()
+        self.queue = work_queue()
         self._expected: dict[str, set[str]] = {}
         self._deleting: set[str] = set()
         replicasets.add_handler(lambda kind, rs: self.queue.add(object_key(rs)))

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from liqo_core.kube import Kube, KubeError
-from liqo_core.sandbox.controllerruntime import run_when_synced
-from liqo_core.sandbox.informer import Informer, WorkQueue, object_key
+from liqo_core.kube import Informer, Kube, KubeError, object_key
+from liqo_core.sandbox.controllerruntime import run_when_synced, work_queue
 from liqo_core.sandbox.ipam import PodIPAllocator
 from liqo_core.sandbox.netns import PodNetwork
 from liqo_core.sandbox.nodes import NodeSpec
@@ -72,7 +71,7 @@ class ProcessRunner:
         self.network = network
         self.backoff_initial = backoff_initial
         self.backoff_cap = backoff_cap
-        self.queue = WorkQueue()
+        self.queue = work_queue()
         self.workers: dict[str, PodWorker] = {}
         self._deleting: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()

@@ -6,14 +6,14 @@ import logging
 from collections import Counter
 from typing import Any
 
-from liqo_core.kube import Kube, KubeError
+from liqo_core.kube import Informer, Kube, KubeError, object_key
 from liqo_core.sandbox import events, scheduling
 from liqo_core.sandbox.controllerruntime import (
     patch_status,
     run_when_synced,
     status_path,
+    work_queue,
 )
-from liqo_core.sandbox.informer import Informer, WorkQueue, object_key
 from liqo_core.sandbox.timeutil import now
 
 JSON = dict[str, Any]
@@ -47,7 +47,7 @@ class Scheduler:
         self.kube = kube
         self.pods = pods
         self.nodes = nodes
-        self.queue = WorkQueue()
+        self.queue = work_queue()
         self._assumed: dict[str, tuple[str, JSON]] = {}
         pods.add_handler(self._on_pod)
         nodes.add_handler(self._on_node)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Any
 
-from liqo_core.sandbox.quantity import parse_quantity
+from liqo_core.kube.quantity import parse_quantity
 
 JSON = dict[str, Any]
 

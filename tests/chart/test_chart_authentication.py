@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from liqo_auth.settings import AuthenticationSettings
 
 from liqo_core.settings import load_settings
 
@@ -63,10 +64,10 @@ def test_defaults_name_the_csr_provider_and_the_signer_lifetime(render: RenderFn
     settings = render().settings()
     assert settings["authentication"]["identityProvider"] == "kubernetes-csr"
     assert "credentialLifetime" not in settings["authentication"]
-    assert settings["controllerManager"]["defaultLimitsEnforcement"] == "None"
+    assert settings["authentication"]["defaultLimitsEnforcement"] == "None"
     # Empty API-server overrides and labels are left out: the defaults apply.
-    assert "apiServer" not in settings
-    assert "discovery" not in settings
+    assert "apiServer" not in settings["authentication"]
+    assert "clusterLabels" not in settings["authentication"]
 
 
 @pytest.mark.parametrize(
@@ -81,15 +82,15 @@ def test_rendered_settings_load_with_every_value(
     config = tmp_path / "config.yaml"
     config.write_text(render(values).settings_text())
 
-    settings = load_settings(config)
+    auth = load_settings(config).section(AuthenticationSettings)
 
-    assert settings.authentication.identity_provider == "serviceaccount-token"
-    assert settings.authentication.credential_lifetime == seconds
-    assert settings.authentication.tls_compatibility_mode is True
-    assert settings.api_server.address == "https://liqo.example.com:6443"
-    assert settings.api_server.ca == CA
-    assert settings.discovery.cluster_labels == {"topology.kubernetes.io/region": "eu-west"}
-    assert settings.controller_manager.default_limits_enforcement == "Hard"
+    assert auth.identity_provider == "serviceaccount-token"
+    assert auth.credential_lifetime == seconds
+    assert auth.tls_compatibility_mode is True
+    assert auth.api_server.address == "https://liqo.example.com:6443"
+    assert auth.api_server.ca == CA
+    assert auth.cluster_labels == {"topology.kubernetes.io/region": "eu-west"}
+    assert auth.default_limits_enforcement == "Hard"
 
 
 def test_third_party_identity_provider_is_named_as_given(render: RenderFn) -> None:
@@ -103,9 +104,7 @@ def test_module_off_renders_none_of_its_settings_roles_or_rules(render: RenderFn
     settings = rendered.settings()
 
     assert "authentication" not in settings["modules"]
-    for key in ("authentication", "apiServer", "discovery"):
-        assert key not in settings, key
-    assert "defaultLimitsEnforcement" not in settings["controllerManager"]
+    assert "authentication" not in settings
     assert "liqo.example.com" not in rendered.settings_text()
     for name in ("liqo-remote-controlplane", "liqo-virtual-kubelet-remote-clusterwide"):
         assert rendered.find("ClusterRole", name) is None

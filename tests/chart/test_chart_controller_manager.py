@@ -49,7 +49,7 @@ def test_runs_the_controller_manager_role_with_the_mounted_config(render: Render
 def test_probes_and_ports(render: RenderFn) -> None:
     container = _container(_deployment(render))
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
-    assert ports == {"healthz": 8081, "metrics": 8082}
+    assert ports == {"healthz": 8081, "metrics": 8082, "webhook": 9443}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "healthz"}
 

@@ -20,6 +20,7 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"networking": {"transport": "Wire Guard"}}, "/networking/transport"),
     ({"extraModules": [{"name": "networking"}]}, "/extraModules/0/name"),
     ({"extraModules": [{"name": "core"}]}, "/extraModules/0/name"),
+    ({"extraModules": [{"name": "namespace"}]}, "/extraModules/0/name"),
     ({"extraModules": [{"options": {}}]}, "missing property 'name'"),
     ({"extraModules": [{"name": "w", "rules": [{"apiGroups": [""]}]}]}, "/extraModules/0/rules/0"),
     ({"networking": {"transport": ""}}, "/networking/transport"),

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from liqo_auth.settings import AuthenticationSettings
 
 from liqo_core.settings import load_settings
 
@@ -55,13 +56,10 @@ def test_rendered_settings_load(render: RenderFn, tmp_path: Path, values: dict[s
         )
     if "authentication" in expected:
         auth = expected["authentication"]
-        assert settings.authentication.tls_compatibility_mode is auth["tlsCompatibilityMode"]
+        section = settings.section(AuthenticationSettings)
+        assert section.tls_compatibility_mode is auth["tlsCompatibilityMode"]
         assert (
-            settings.authentication.default_resource_slice_class_enabled
+            section.default_resource_slice_class_enabled
             is (auth["defaultResourceSliceClassEnabled"])
         )
-    if "offloading" in expected:
-        assert (
-            settings.offloading.default_node_resources
-            == (expected["offloading"]["defaultNodeResources"])
-        )
+        assert section.default_node_resources == auth["defaultNodeResources"]

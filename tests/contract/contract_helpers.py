@@ -13,6 +13,12 @@ from liqo_core.testing.waiting import wait_for as kit_wait_for
 
 T = TypeVar("T")
 
+UNSERVED_SCHEDULER = "contract-test-unserved"
+"""A ``spec.schedulerName`` no scheduler serves: on any cluster (one with a scheduler and
+kubelets included) a pod with it stays unbound, so no kubelet writes its status and no
+scheduler reports events about it. Pods a test binds itself or expects to stay Pending
+use it."""
+
 
 def wait_for(fn: Callable[[], T | None], timeout: float = 20.0, interval: float = 0.05) -> T:
     """Poll ``fn`` until it returns something truthy (an API error counts as not yet)."""

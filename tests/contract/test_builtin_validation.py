@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from contract_helpers import raw, status_of
+from contract_helpers import UNSERVED_SCHEDULER, raw, status_of
 from kubernetes import client
 
 pytestmark = pytest.mark.contract
@@ -88,8 +88,9 @@ def test_service_requires_ports(core, namespace):
 
 
 def test_pod_binding_sets_node_once(kube_cluster, core, namespace):
-    pod = {"metadata": {"name": "bindme"}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}}
-    core.create_namespaced_pod(namespace, pod)
+    # No scheduler races this test's binding: the pod names one nobody serves.
+    spec = {"containers": [{"name": "c", "image": "x:1"}], "schedulerName": UNSERVED_SCHEDULER}
+    core.create_namespaced_pod(namespace, {"metadata": {"name": "bindme"}, "spec": spec})
     binding = {
         "apiVersion": "v1",
         "kind": "Binding",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from contract_helpers import absent, raw, status_of, wait_for
+from contract_helpers import UNSERVED_SCHEDULER, absent, raw, status_of, wait_for
 from kubernetes import client
 
 pytestmark = pytest.mark.contract
@@ -124,7 +124,11 @@ def test_dependent_of_missing_owner_is_collected(core, namespace):
 def test_unbound_pod_is_deleted_immediately(core, namespace):
     pod = {
         "metadata": {"name": "free"},
-        "spec": {"containers": [{"name": "c", "image": "busybox:1"}]},
+        # Stays unbound on clusters with a scheduler too (a bound pod deletes gracefully).
+        "spec": {
+            "containers": [{"name": "c", "image": "busybox:1"}],
+            "schedulerName": UNSERVED_SCHEDULER,
+        },
     }
     core.create_namespaced_pod(namespace, pod)
     core.delete_namespaced_pod("free", namespace)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from contract_helpers import raw, status_of, wait_for
+from contract_helpers import UNSERVED_SCHEDULER, raw, status_of, wait_for
 from kubernetes import client
 
 pytestmark = pytest.mark.contract
@@ -38,6 +38,8 @@ def _pod(name):
         "kind": "Pod",
         "metadata": {"name": name, "labels": {"app": "web"}},
         "spec": {
+            # Never bound: no kubelet rewrites the status these tests patch.
+            "schedulerName": UNSERVED_SCHEDULER,
             "containers": [
                 {
                     "name": "app",

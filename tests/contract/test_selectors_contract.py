@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from contract_helpers import status_of, wait_for
+from contract_helpers import UNSERVED_SCHEDULER, status_of, wait_for
 from kubernetes import client
 
 pytestmark = pytest.mark.contract
@@ -85,7 +85,11 @@ def test_field_selector_on_namespace_across_namespaces(core, labelled):
 def test_pod_field_selectors_on_phase_and_unset_node(core, namespace):
     wait_for(lambda: core.read_namespaced_service_account("default", namespace))
     for name, node in (("bound", "node-x"), ("pending", None)):
-        spec = {"containers": [{"name": "c", "image": "busybox:1.36"}]}
+        spec = {
+            "containers": [{"name": "c", "image": "busybox:1.36"}],
+            # Stays unbound (and Pending) on clusters that run a scheduler too.
+            "schedulerName": UNSERVED_SCHEDULER,
+        }
         if node:
             spec["nodeName"] = node
         core.create_namespaced_pod(namespace, {"metadata": {"name": name}, "spec": spec})

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from contract_helpers import UNSERVED_SCHEDULER
 from kubernetes import client
 
 pytestmark = pytest.mark.contract
 
 
 def _pod(name):
-    return {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "b:1"}]}}
+    # Never bound, so no kubelet writes the status these tests look at.
+    spec = {"containers": [{"name": "c", "image": "b:1"}], "schedulerName": UNSERVED_SCHEDULER}
+    return {"metadata": {"name": name}, "spec": spec}
 
 
 def test_new_pod_starts_pending_whatever_status_is_sent(kube_cluster, namespace):

@@ -203,6 +203,23 @@ def install_prerequisites(cluster: ClusterHandle, roles: list[dict[str, Any]]) -
     return created
 
 
+#: Address of this host the clusters' API servers reach the sides' admission webhooks at
+#: (the loopback for emulated clusters; on real clusters, an address of the test host
+#: they can reach, e.g. the container network's gateway for kind).
+WEBHOOK_HOST = os.environ.get("LIQO_TEST_WEBHOOK_HOST", "127.0.0.1")
+
+
+def webhook_settings(cluster_id: str) -> dict[str, Any]:
+    """The side's admission webhook server: a free port, a configuration of its own."""
+    return {
+        "enabled": True,
+        "address": "127.0.0.1" if WEBHOOK_HOST == "127.0.0.1" else "0.0.0.0",
+        "host": WEBHOOK_HOST,
+        "port": free_port(),
+        "configuration": f"liqo-webhook-{cluster_id}",
+    }
+
+
 def make_side(
     cluster: ClusterHandle,
     cluster_id: str,
@@ -218,8 +235,13 @@ def make_side(
         module only, this cluster's id and namespace).
     """
     config = tmp / f"{cluster_id}.yaml"
-    settings = {"clusterID": cluster_id, "namespace": namespace, "modules": ["authentication"]}
-    settings.update(extra_settings or {})
+    settings: dict[str, Any] = {
+        "clusterID": cluster_id, "namespace": namespace, "modules": ["authentication"],
+        "authentication": {"webhook": webhook_settings(cluster_id)},
+    }  # fmt: skip
+    for key, value in (extra_settings or {}).items():
+        merged = settings.get(key)
+        settings[key] = {**merged, **value} if isinstance(merged, dict) else value
     config.write_text(yaml.safe_dump(settings))
     cluster.kubectl("create", "namespace", namespace)
     manager = service_account_kubeconfig(cluster, namespace, rules, tmp / f"{cluster_id}.kcfg")
@@ -237,6 +259,11 @@ def make_side(
 
 def cleanup_cluster(cluster: ClusterHandle, suffix: str, cluster_roles: list[str]) -> None:
     """Delete what the module's test left: everything named after ``suffix``."""
+    # First the sides' webhooks (persistent, failure policy Fail): their servers are gone.
+    for kind in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
+        for ref in cluster.kubectl("get", kind, "-o", "name").stdout.split():
+            if ref.endswith(suffix):
+                cluster.kubectl("delete", ref, check=False)
     tenants = json.loads(cluster.kubectl("get", "tenants", "-A", "-o", "json").stdout)
     for tenant in tenants["items"]:  # no controller is left to remove the finalizer
         meta = tenant["metadata"]

@@ -326,3 +326,73 @@ def test_tolerate_no_handshake_binds_without_issuing_credentials(peering: Peerin
     assert p.secret_data(done["status"]["tenantNamespace"], "liqo-remote-certificate") is None
     csrs = client.CertificatesV1Api(p.api).list_certificate_signing_request(label_selector=selector)
     assert csrs.items == []
+
+
+def _tenant_body(name: str, namespace: str, cluster_id: str, **labels: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if labels:
+        meta["labels"] = {key.replace("_", "/", 1): value for key, value in labels.items()}
+    return {
+        "apiVersion": "authentication.liqo.io/v1beta1", "kind": "Tenant", "metadata": meta,
+        "spec": {"clusterID": cluster_id, "authzPolicy": "TolerateNoHandshake"},
+    }  # fmt: skip
+
+
+def _tenant_refused(side: Side, body: dict[str, Any]) -> tuple[int, str]:
+    custom = client.CustomObjectsApi(side.api)
+    namespace = body["metadata"]["namespace"]
+    with pytest.raises(client.ApiException) as refused:
+        custom.create_namespaced_custom_object(
+            "authentication.liqo.io", "v1beta1", namespace, "tenants", body
+        )
+    return int(refused.value.status), str(json.loads(refused.value.body)["message"])
+
+
+def test_tenant_admission_rules(peering: Peering) -> None:
+    p = peering.provider
+    first, second = f"first-{peering.suffix}", f"second-{peering.suffix}"
+    namespace = f"liqo-tenant-{first}"
+    labels = {"liqo.io/tenant-namespace": "true", "liqo.io/remote-cluster-id": first}
+    p.core.create_namespace({"metadata": {"name": namespace, "labels": labels}})
+    custom = client.CustomObjectsApi(p.api)
+    created: Any = custom.create_namespaced_custom_object(
+        "authentication.liqo.io", "v1beta1", namespace, "tenants",
+        _tenant_body(first, namespace, first),
+    )  # fmt: skip
+    # The mutating webhook labels the Tenant with its cluster id.
+    assert created["metadata"]["labels"]["liqo.io/remote-cluster-id"] == first
+
+    # One Tenant per tenant namespace.
+    status, message = _tenant_refused(p, _tenant_body(second, namespace, first))
+    assert status == 422
+    assert f"{namespace} already holds Tenant {first} (one Tenant per tenant namespace)" in message
+    # A Tenant for another cluster in this cluster's tenant namespace.
+    status, message = _tenant_refused(p, _tenant_body(second, namespace, second))
+    assert status == 422
+    assert f"{namespace} is the tenant namespace of cluster '{first}'" in message
+    # A label that is not the cluster id.
+    other_ns = f"liqo-tenant-{second}"
+    p.core.create_namespace({"metadata": {"name": other_ns}})
+    body = _tenant_body(second, other_ns, second, **{"liqo.io_remote-cluster-id": first})
+    status, message = _tenant_refused(p, body)
+    assert status == 422
+    assert "metadata.labels[liqo.io/remote-cluster-id]: must equal spec.clusterID" in message
+    # The same name as a Tenant of another namespace.
+    status, message = _tenant_refused(p, _tenant_body(first, other_ns, first))
+    assert status == 422
+    assert f"a Tenant {first} already exists in {namespace}" in message
+
+    # The cluster id label never changes.
+    with pytest.raises(client.ApiException) as refused:
+        custom.patch_namespaced_custom_object(
+            "authentication.liqo.io", "v1beta1", namespace, "tenants", first,
+            {"metadata": {"labels": {"liqo.io/remote-cluster-id": second}}},
+        )  # fmt: skip
+    assert refused.value.status == 422
+    assert "is immutable" in json.loads(refused.value.body)["message"]
+
+    for name, ns in ((first, namespace), (second, other_ns)):
+        p.kubectl("delete", "tenant", name, "-n", ns, "--ignore-not-found", "--wait=false")
+    wait_for("the Tenant gone", lambda: p.tenant(namespace, first) is None, timeout=60)
+    for ns in (namespace, other_ns):
+        p.kubectl("delete", "namespace", ns, "--wait=false")

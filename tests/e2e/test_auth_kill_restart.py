@@ -251,9 +251,26 @@ def _quotas(custom: client.CustomObjectsApi, namespace: str) -> list[dict[str, A
     return list(found["items"])
 
 
+def _admitted_create(side: Side, plural: str, obj: dict[str, Any]) -> None:
+    """:func:`create`, retried while the side's admission webhook cannot be called (its
+    controller-manager was just killed: failure policy Fail refuses meanwhile, as on any
+    cluster, and an administrator tries again)."""
+
+    def attempt() -> bool:
+        try:
+            create(side, plural, obj)
+        except client.ApiException as exc:
+            if exc.status == 500 and "failed calling webhook" in str(exc.body):
+                return False
+            raise
+        return True
+
+    wait_for(f"the {plural} admitted", attempt, timeout=PHASE_TIMEOUT)
+
+
 def _peer(p: Side, c: Side, slice_name: str) -> None:
     """The administrators' side of the declarative flow, each step waiting for the last."""
-    create(p, "tenants", forge_tenant(p, c, timeout=PHASE_TIMEOUT))
+    _admitted_create(p, "tenants", forge_tenant(p, c, timeout=PHASE_TIMEOUT))
     wait_for("the Tenant's credentials", lambda: credentials(p, c), timeout=PHASE_TIMEOUT)
     create(c, "identities", forge_identity(p, c))
     wait_for(
@@ -261,7 +278,7 @@ def _peer(p: Side, c: Side, slice_name: str) -> None:
         lambda: c.secret_data(tenant_namespace(p), control_plane_secret(p)),
         timeout=PHASE_TIMEOUT,
     )
-    create(c, "resourceslices", resource_slice(p, c, slice_name))
+    _admitted_create(c, "resourceslices", resource_slice(p, c, slice_name))
     wait_for(
         "the ResourceSlice accepted, with its kubeconfig",
         lambda: slice_ready(p, c, slice_name),
@@ -358,7 +375,9 @@ def test_killed_controller_managers_converge_without_duplicates(
     seed = int(os.environ.get(SEED_ENV) or secrets.randbelow(2**32))
     print(f"{SEED_ENV}={seed}")
     clusters = kube_cluster_pool.get(2)
-    with running_sides(clusters, ["provider", "consumer"], tmp_path) as (_, (p, c)):
+    # Offloading too: the Quota milestone needs the quotacreator (authentication+offloading).
+    settings = {"modules": ["authentication", "offloading"]}
+    with running_sides(clusters, ["provider", "consumer"], tmp_path, settings) as (_, (p, c)):
         slice_name = p.cluster_id  # as ``liqoctl peer`` names it
         sides = {"provider": p, "consumer": c}
         chaos = Chaos(random.Random(seed), sides, _milestones(p, c, slice_name))

@@ -1,6 +1,8 @@
 """CRD replication between two clusters over a ControlPlane identity (declarative, no handshake).
 
-The consumer's ``liqo controller-manager`` (module ``authentication``) runs as a subprocess.
+The consumer's ``liqo controller-manager`` runs as a subprocess, with the module that
+declares the replicated kind (authentication: ResourceSlice, Renew; offloading:
+NamespaceMap): the replicator runs in the always-on core operator whenever one does.
 Its credentials towards the provider are obtained through the provider's API, as an
 administrator would: a ServiceAccount in the provider's tenant namespace with a Role on
 the replicated kinds, and a token from the TokenRequest API. Everything is observed
@@ -32,6 +34,8 @@ BIN = Path(sys.executable).parent
 SLICES = "resourceslices.authentication.liqo.io"
 RESOURCE_FINALIZER = "crdreplicator.liqo.io/resource"
 OPERATOR_FINALIZER = "crdreplicator.liqo.io/operator"
+CORDON = "liqo.io/cordon"
+CORDON_TENANT = "liqo.io/cordon-tenant"
 
 
 def apply_crds(cluster: ClusterHandle) -> None:
@@ -178,9 +182,9 @@ class Peering:
             },
         )
 
-    def start(self) -> None:
+    def start(self, modules: tuple[str, ...] = ("authentication",)) -> None:
         config = self.tmp / "config.yaml"
-        config.write_text(yaml.safe_dump({"modules": ["authentication"]}))
+        config.write_text(yaml.safe_dump({"modules": list(modules)}))
         environment = {k: v for k, v in os.environ.items() if not k.startswith("LIQO_")}
         command = [
             *(str(BIN / "liqo"), "controller-manager", "--config", str(config)),
@@ -351,11 +355,77 @@ def test_resource_slice_replicates_spec_out_status_back_and_deletion(peering: Pe
     assert "Traceback" not in peering.logs()
 
 
+def test_a_provider_cordon_on_the_copy_survives_consumer_updates_and_restarts(
+    peering: Peering,
+) -> None:
+    """The cordon annotations of a replicated slice are the provider's: re-syncing the
+    consumer's spec and labels keeps them, and the consumer's own annotations can neither
+    add nor lift them."""
+    peering.put_identity_secret(peering.credentials("consumer-a"))
+    peering.start()
+    name = peering.provider_id
+    peering.create_slice(name)
+    wait_for("the remote copy", lambda: peering.remote_slice(name))
+
+    # The provider cordons its copy, as `liqoctl cordon resourceslice` does.
+    peering.provider.kubectl(
+        "annotate", SLICES, name, "-n", peering.remote_ns, f"{CORDON}=true", "note=provider"
+    )
+
+    def copy_with(cpu: str) -> dict[str, Any] | None:
+        remote = peering.remote_slice(name)
+        return remote if remote and remote["spec"]["resources"] == {"cpu": cpu} else None
+
+    def provider_annotations(remote: dict[str, Any]) -> dict[str, str]:
+        annotations = dict(remote["metadata"].get("annotations") or {})
+        return {
+            key: annotations[key] for key in (CORDON, CORDON_TENANT, "note") if key in annotations
+        }
+
+    # The consumer changes its slice and tries to lift the cordon and to add a tenant cordon.
+    patch = {
+        "metadata": {
+            "labels": {"team": "blue"},
+            "annotations": {CORDON: "false", CORDON_TENANT: "true"},
+        },
+        "spec": {"resources": {"cpu": "3"}},
+    }
+    peering.consumer.kubectl(
+        "patch", SLICES, name, "-n", peering.local_ns, "--type=merge", "-p", json.dumps(patch)
+    )
+    remote = wait_for("the spec change on the provider", lambda: copy_with("3"))
+    assert remote["metadata"]["labels"]["team"] == "blue"
+    assert provider_annotations(remote) == {CORDON: "true", "note": "provider"}
+
+    # The consumer drops its annotations again: nothing of the provider's goes with them.
+    patch = {
+        "metadata": {"annotations": {CORDON: None, CORDON_TENANT: None}},
+        "spec": {"resources": {"cpu": "4"}},
+    }
+    peering.consumer.kubectl(
+        "patch", SLICES, name, "-n", peering.local_ns, "--type=merge", "-p", json.dumps(patch)
+    )
+    remote = wait_for("the second spec change", lambda: copy_with("4"))
+    assert provider_annotations(remote) == {CORDON: "true", "note": "provider"}
+
+    # The replicator restarts (changes made while it was down are synced): still cordoned.
+    peering.kill()
+    peering.consumer.kubectl(
+        *("patch", SLICES, name, "-n", peering.local_ns, "--type=merge"),
+        *("-p", json.dumps({"spec": {"resources": {"cpu": "5"}}})),
+    )
+    peering.start()
+    remote = wait_for("the change made while stopped", lambda: copy_with("5"))
+    assert provider_annotations(remote) == {CORDON: "true", "note": "provider"}
+    assert "Traceback" not in peering.logs()
+
+
 def test_forbidden_peer_is_reported_then_namespace_map_replicates_once_allowed(
     peering: Peering,
 ) -> None:
+    # Offloading alone declares NamespaceMaps: the replicator runs without authentication.
     peering.put_identity_secret(peering.credentials("consumer-unbound", bind=False))
-    peering.start()
+    peering.start(modules=("offloading",))
     secret = f"kubeconfig-controlplane-{peering.provider_id}"
     name = peering.provider_id
     create(

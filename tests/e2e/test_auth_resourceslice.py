@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 from e2e_support import wait_for
-from kubernetes import client
+from kubernetes import client, config
 from liqo_auth import crypto
 from liqo_auth.resourceslice.common import slice_common_name
 from liqo_sides import Side, running_sides
@@ -44,10 +44,14 @@ pytestmark = pytest.mark.e2e
 QUOTAS = "offloading.liqo.io/v1beta1"
 DEFAULTS = {"cpu": "3", "memory": "6Gi", "pods": "50"}
 CLUSTER_LABELS = {"e2e.liqo.io/zone": "lab"}
+#: Offloading too: the quotacreator runs only with both modules, as upstream's.
 SETTINGS = {
-    "offloading": {"defaultNodeResources": DEFAULTS},
-    "discovery": {"clusterLabels": CLUSTER_LABELS},
-    "controllerManager": {"defaultLimitsEnforcement": "Hard"},
+    "modules": ["authentication", "offloading"],
+    "authentication": {
+        "defaultNodeResources": DEFAULTS,
+        "clusterLabels": CLUSTER_LABELS,
+        "defaultLimitsEnforcement": "Hard",
+    },
 }
 #: Lifetime of slice credentials in the rotation test; real signers refuse less than 600.
 CREDENTIAL_LIFETIME = int(os.environ.get("LIQO_TEST_CREDENTIAL_LIFETIME", "60"))
@@ -102,7 +106,20 @@ def create_slice(
         },
         "spec": spec,
     }
-    c.kubectl("create", "-f", "-", input=json.dumps(body))
+    manifest = json.dumps(body)
+    # C's admission webhook refuses everything while C's controller-manager (re)starts.
+    wait_for("C's admission webhook to answer", lambda: _admitted(c, manifest), timeout=LONG)
+    c.kubectl("create", "-f", "-", input=manifest)
+
+
+def _admitted(side: Side, manifest: str) -> bool:
+    """Whether a server-side dry run of creating ``manifest`` passes admission."""
+    proc = side.cluster.kubectl("create", "--dry-run=server", "-f", "-", input=manifest,
+                                check=False)  # fmt: skip
+    if proc.returncode == 0:
+        return True
+    assert "failed calling webhook" in proc.stderr, proc.stderr
+    return False
 
 
 def local_slice(c: Side, p: Side, name: str) -> dict[str, Any] | None:
@@ -438,6 +455,120 @@ def test_cordoning(peers: Peers) -> None:
     wait_statuses(c, p, after, ACCEPTED)
 
 
+def _as_control_plane(c: Side, p: Side) -> Any:
+    """A client authenticated as C's control plane on P (C's ControlPlane kubeconfig)."""
+    data = c.secret_data(tenant_namespace(p), f"kubeconfig-controlplane-{p.cluster_id}") or {}
+    return config.new_client_from_config_dict(yaml.safe_load(data["kubeconfig"]))
+
+
+def _refusal(call: Any) -> tuple[int, str]:
+    with pytest.raises(client.ApiException) as refused:
+        call()
+    body = json.loads(refused.value.body or "{}")
+    return int(refused.value.status), str(body.get("message"))
+
+
+def test_the_consumer_cannot_touch_the_providers_cordon(peers: Peers) -> None:
+    c, p = peers.consumer, peers.providers[0]
+    name = f"held-{peers.suffix}"
+    create_slice(c, p, name, {"cpu": "1"})
+    wait_statuses(c, p, name, ACCEPTED)
+    wait_for("the Quota", lambda: quota(c, p, name))
+    namespace = tenant_namespace(c)
+    p.custom.patch_namespaced_custom_object(
+        AUTH_GROUP, AUTH_VERSION, namespace, "resourceslices", name,
+        {"metadata": {"annotations": {"liqo.io/cordon": "true"}}},
+    )  # fmt: skip
+    wait_for(
+        "the Quota cordoned", lambda: (quota(c, p, name) or {})["spec"].get("cordoned") is True
+    )
+
+    # With the consumer's own control-plane credentials: every change of a cordon is refused.
+    api = _as_control_plane(c, p)
+    try:
+        custom = client.CustomObjectsApi(api)
+        for annotations in (
+            {"liqo.io/cordon": None},
+            {"liqo.io/cordon": "false"},
+            {"liqo.io/cordon-tenant": "true"},
+        ):
+            body = {"metadata": {"annotations": annotations}}
+            status, message = _refusal(
+                lambda body=body: custom.patch_namespaced_custom_object(
+                    AUTH_GROUP, AUTH_VERSION, namespace, "resourceslices", name, body
+                )
+            )
+            key = next(iter(annotations))
+            assert status == 403, message
+            assert f"metadata.annotations[{key}]" in message
+            assert "control-plane identity may not add, change or remove it" in message
+        # What the control plane may do on the slice still goes through (labels, here).
+        custom.patch_namespaced_custom_object(
+            AUTH_GROUP, AUTH_VERSION, namespace, "resourceslices", name,
+            {"metadata": {"labels": {"e2e.liqo.io/touched": "yes"}}},
+        )  # fmt: skip
+    finally:
+        api.close()
+
+    # The consumer's replicator keeps replicating spec changes without stripping the cordon.
+    c.custom.patch_namespaced_custom_object(
+        AUTH_GROUP, AUTH_VERSION, tenant_namespace(p), "resourceslices", name,
+        {"spec": {"resources": {"cpu": "2"}}},
+    )  # fmt: skip
+    copy = wait_for(
+        "the new request replicated",
+        lambda: (
+            (s := remote_slice(c, p, name)) and s["spec"].get("resources") == {"cpu": "2"} and s
+        ),
+        timeout=LONG,
+    )
+    assert copy["metadata"]["annotations"]["liqo.io/cordon"] == "true"
+    assert (quota(c, p, name) or {})["spec"]["cordoned"] is True
+    c.kubectl("delete", "resourceslice", name, "-n", tenant_namespace(p), "--wait=false")
+
+
+def test_slice_identity_rules_are_enforced(peers: Peers) -> None:
+    c, p = peers.consumer, peers.providers[0]
+    name = f"ids-{peers.suffix}"
+    create_slice(c, p, name)
+    filled = wait_for(
+        "the slice's ids", lambda: (s := local_slice(c, p, name)) and s["spec"].get("csr") and s
+    )
+    namespace = tenant_namespace(p)
+
+    def patch(body: dict[str, Any]) -> Any:
+        return c.custom.patch_namespaced_custom_object(
+            AUTH_GROUP, AUTH_VERSION, namespace, "resourceslices", name, body
+        )
+
+    status, message = _refusal(
+        lambda: patch({"metadata": {"labels": {"liqo.io/remote-cluster-id": "someone-else"}}})
+    )
+    assert status == 422 and "metadata.labels[liqo.io/remote-cluster-id]: is immutable" in message
+    status, message = _refusal(lambda: patch({"spec": {"consumerClusterID": "someone-else"}}))
+    assert status == 422 and "spec.consumerClusterID: is immutable once set" in message
+    assert (local_slice(c, p, name) or {})["spec"] == filled["spec"]
+
+    # Another namespace asking the same provider under the same name.
+    twin_ns = f"twin-{peers.suffix}"
+    c.kubectl("create", "namespace", twin_ns)
+    twin = {
+        "apiVersion": f"{AUTH_GROUP}/{AUTH_VERSION}", "kind": "ResourceSlice",
+        "metadata": {"name": name, "namespace": twin_ns,
+                     "labels": {"liqo.io/remote-cluster-id": p.cluster_id}},
+        "spec": {},
+    }  # fmt: skip
+    status, message = _refusal(
+        lambda: c.custom.create_namespaced_custom_object(
+            AUTH_GROUP, AUTH_VERSION, twin_ns, "resourceslices", twin
+        )
+    )
+    assert status == 422
+    assert f"ResourceSlice {namespace}/{name} already asks cluster {p.cluster_id}" in message
+    c.kubectl("delete", "namespace", twin_ns, "--wait=false")
+    c.kubectl("delete", "resourceslice", name, "-n", namespace, "--wait=false")
+
+
 def test_a_drained_tenant_loses_every_slice(peers: Peers) -> None:
     c, p = peers.consumer, peers.providers[1]
     name = f"drain-{peers.suffix}"
@@ -520,7 +651,8 @@ def short_lived(
     env = {MIN_EXPIRATION_ENV: str(CREDENTIAL_LIFETIME)}
     clusters = kube_cluster_pool.get_with_env(2, env)
     tmp = tmp_path_factory.mktemp("rotation")
-    settings = {**SETTINGS, "authentication": {"credentialLifetime": CREDENTIAL_LIFETIME}}
+    auth = {**SETTINGS["authentication"], "credentialLifetime": CREDENTIAL_LIFETIME}
+    settings = {**SETTINGS, "authentication": auth}
     prefixes = ["consumer", "provider"]
     with running_sides(clusters, prefixes, tmp, extra_settings=settings) as (suffix, sides):
         consumer, provider = sides

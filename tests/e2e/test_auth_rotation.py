@@ -12,6 +12,7 @@ one of those checks must succeed with the certificate the Secret holds at that m
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import os
 import time
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 from e2e_support import wait_for
+from kubernetes import client
 from liqo_auth import crypto
 from liqo_sides import Side, running_sides
 from peering_support import (
@@ -216,21 +218,49 @@ def test_a_provider_restarted_past_the_renewal_time_renews_at_once(rotation: Rot
 def test_deleting_the_identity_deletes_its_renew(rotation: Rotation) -> None:
     r = rotation
     c, h = r.consumer, r.handshake
-    name = h.identity["metadata"]["name"]
+    name, namespace = h.identity["metadata"]["name"], h.consumer_namespace
     # The Renew is created by the consumer's controller after the Identity: wait for it
     # (this test may be the first of its module to run).
     wait_for(
         "the Renew of the ControlPlane Identity",
-        lambda: get_object(c, "renews", h.consumer_namespace, name),
+        lambda: get_object(c, "renews", namespace, name),
         timeout=60,
     )
-    c.kubectl("delete", "identity", name, "-n", h.consumer_namespace, "--wait=false")
-    wait_for(
-        "the Renew deleted with its Identity",
-        lambda: get_object(c, "renews", h.consumer_namespace, name) is None,
-        timeout=60,
+    # A finalizer of the test's own holds the Identity while it is being deleted: garbage
+    # collection leaves the dependents of an owner that still exists alone, so only the
+    # controller reacting to the deletion can remove the Renew meanwhile.
+    hold = {"metadata": {"finalizers": [*_finalizers(c, namespace, name), HOLD]}}
+    c.custom.patch_namespaced_custom_object(
+        "authentication.liqo.io", "v1beta1", namespace, "identities", name, hold
     )
-    renews: Any = c.custom.list_namespaced_custom_object(
-        "authentication.liqo.io", "v1beta1", h.consumer_namespace, "renews"
-    )
-    assert [item["metadata"]["name"] for item in renews["items"]] == []
+    try:
+        c.kubectl("delete", "identity", name, "-n", namespace, "--wait=false",
+                  "--cascade=background")  # fmt: skip
+        wait_for(
+            "the Renew deleted as soon as its Identity is being deleted",
+            lambda: get_object(c, "renews", namespace, name) is None,
+            timeout=30,
+        )
+        held = get_object(c, "identities", namespace, name) or {}
+        assert held["metadata"].get("deletionTimestamp"), "the Identity is still being deleted"
+        renews: Any = c.custom.list_namespaced_custom_object(
+            "authentication.liqo.io", "v1beta1", namespace, "renews"
+        )
+        assert [item["metadata"]["name"] for item in renews["items"]] == []
+    finally:
+        left = [f for f in _finalizers(c, namespace, name) if f != HOLD]
+        with contextlib.suppress(client.ApiException):
+            c.custom.patch_namespaced_custom_object(
+                "authentication.liqo.io", "v1beta1", namespace, "identities", name,
+                {"metadata": {"finalizers": left}},
+            )  # fmt: skip
+    wait_for("the Identity gone", lambda: get_object(c, "identities", namespace, name) is None)
+
+
+#: A finalizer no controller knows: the test removes it itself.
+HOLD = "e2e.liqo.io/hold"
+
+
+def _finalizers(side: Side, namespace: str, name: str) -> list[str]:
+    found = get_object(side, "identities", namespace, name) or {}
+    return list(found.get("metadata", {}).get("finalizers") or [])

@@ -10,6 +10,7 @@ the bindings. Everything is observed through the Kubernetes API.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,6 +100,21 @@ def test_a_token_kubeconfig_scoped_to_the_tenant_namespace(
         kubeconfig, "get", "resourceslices.authentication.liqo.io", "-n", tenant_ns
     )
     assert allowed.returncode == 0, allowed.stderr
+    # Even as a ServiceAccount (no group liqo.io), the control plane cannot cordon a slice:
+    # it is whoever the tenant's RoleBinding binds.
+    cordoned = {
+        "apiVersion": "authentication.liqo.io/v1beta1", "kind": "ResourceSlice",
+        "metadata": {"name": "cordoned", "namespace": tenant_ns,
+                     "annotations": {"liqo.io/cordon": "true"}},
+        "spec": {},
+    }  # fmt: skip
+    refused = subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), "create", "-f", "-"],
+        input=json.dumps(cordoned), capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "metadata.annotations[liqo.io/cordon]" in refused.stderr, refused.stderr
+    assert "control-plane identity may not add, change or remove it" in refused.stderr
     for denied in (
         _as_consumer(kubeconfig, "get", "secrets", "-n", tenant_ns),
         _as_consumer(kubeconfig, "get", "resourceslices.authentication.liqo.io", "-n", "default"),

@@ -229,6 +229,7 @@ def test_deployed_controller_manager_runs_on_the_chart_settings(
             "KUBECONFIG": str(kube_cluster.kubeconfig),
             "LIQO_CONTROLLER_MANAGER__HEALTH_PORT": str(health),
             "LIQO_CONTROLLER_MANAGER__METRICS_PORT": str(metrics),
+            "LIQO_AUTHENTICATION__WEBHOOK__PORT": str(_free_port()),
         }
     )
     log = tmp_path / "controller-manager.log"

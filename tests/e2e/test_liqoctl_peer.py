@@ -4,8 +4,11 @@ Each cluster runs ``liqo controller-manager`` (authentication module only) with 
 chart's RBAC; ``liqoctl`` runs with the clusters' admin kubeconfigs. ``peer`` performs the
 handshake and obtains an accepted ResourceSlice whose kubeconfig authenticates on the
 provider; a second ``peer`` changes nothing; the provider's reservation commands change
-the Tenant and the slice; ``unpeer --delete-namespaces`` returns both clusters to exactly
-the objects they had before. A refused handshake makes ``peer`` time out with the reason.
+the Tenant and the slice; a plain ``unpeer`` leaves only the tenant namespaces (and says
+it kept them); ``unpeer --delete-namespaces`` then returns both clusters to exactly the
+objects they had before. With the authentication module alone, a granted slice gets no
+Quota (the quotacreator belongs to authentication and offloading together). A refused
+handshake makes ``peer`` time out with the reason.
 """
 
 from __future__ import annotations
@@ -201,6 +204,12 @@ def test_peer_then_unpeer_leaves_both_clusters_as_before(peering: Peering, tmp_p
     for side in (p, c):
         assert _differences(objects[side.cluster_id], snapshot(side, liqo_namespaces)) == []
 
+    # The authentication module alone runs no quotacreator: the granted slice has no Quota.
+    quotas: Any = p.custom.list_namespaced_custom_object(
+        "offloading.liqo.io", "v1beta1", provider_ns, "quotas"
+    )
+    assert quotas["items"] == []
+
     _provider_reservations(peering, provider_ns)
 
     # A second slice, without a VirtualNode; unpeer removes it too.
@@ -210,13 +219,40 @@ def test_peer_then_unpeer_leaves_both_clusters_as_before(peering: Peering, tmp_p
     second = _slice(c, consumer_ns, "extra") or {}
     assert "liqo.io/create-virtual-node" not in (second["metadata"].get("annotations") or {})
 
+    # A plain unpeer: nothing of the peering is left but the (empty) tenant namespaces.
+    kept = peering.unpeer("--timeout", "60")
+    assert "resource-slice: removed" in kept.stdout
+    assert "authentication: removed" in kept.stdout
+    assert "tenant-namespaces: kept (use --delete-namespaces to remove them)" in kept.stdout
+    assert "tenant-namespaces: removed" not in kept.stdout
+    tenant_ns = {p.cluster_id: provider_ns, c.cluster_id: consumer_ns}
+    for side in (p, c):
+        after = snapshot(side, liqo_namespaces)
+        left = _differences(before[side.cluster_id], after)
+        expected = sorted(
+            f"added {key}" for key in _namespace_itself(after, tenant_ns[side.cluster_id])
+        )
+        assert left == expected, side.cluster_id
+
     # unpeer, namespaces included: both clusters hold exactly what they held before.
     removed = peering.unpeer("--delete-namespaces", "--timeout", "60")
-    assert "resource-slice: removed" in removed.stdout
     assert "tenant-namespaces: removed" in removed.stdout
     for side in (p, c):
         after = snapshot(side, liqo_namespaces)
         assert _differences(before[side.cluster_id], after) == [], side.cluster_id
+
+
+def _namespace_itself(
+    objects: dict[tuple[str, str, str], str], namespace: str
+) -> list[tuple[str, str, str]]:
+    """The keys of ``namespace`` and of what Kubernetes puts in every namespace (ConfigMap
+    ``kube-root-ca.crt``, ServiceAccount ``default``), among ``objects``."""
+    itself = {
+        ("v1/Namespace", "", namespace),
+        ("v1/ConfigMap", namespace, "kube-root-ca.crt"),
+        ("v1/ServiceAccount", namespace, "default"),
+    }
+    return [key for key in objects if key in itself]
 
 
 def _provider_reservations(peering: Peering, provider_ns: str) -> None:

@@ -1,4 +1,4 @@
-"""The sandbox's list+watch cache against a cluster, large objects included."""
+"""The informer the sandbox's controllers use, against a cluster, large objects included."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from liqo_core.kube import Kube, KubeError, KubeTarget
-from liqo_core.sandbox.informer import Informer
+from liqo_core.kube import Informer, Kube, KubeError, KubeTarget
 from liqo_core.testing.clusters import ClusterHandle
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +31,7 @@ async def test_informer_sees_adds_updates_and_deletes(
     informer.add_handler(handler)
     task = asyncio.create_task(informer.run())
     try:
-        await asyncio.wait_for(informer.synced.wait(), 10)
+        await asyncio.wait_for(informer.wait_synced(), 10)
         path = f"/api/v1/namespaces/{namespace}/configmaps"
         big = "x" * 300_000
         body = {

@@ -409,3 +409,180 @@ def test_virtual_nodes_are_scheduled_to_but_left_to_their_own_kubelet(
         )
         cluster.kubectl("delete", "node", node_name, "--wait=false", check=False)
         cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+def test_kubectl_create_deployment_yields_running_pods(
+    cluster: ClusterHandle, sandbox_namespace: str
+) -> None:
+    ns = sandbox_namespace
+    cluster.kubectl("create", "deployment", "x", "-n", ns, "--image=y", "--replicas=3")
+    running = wait_for(
+        lambda: (
+            len(
+                live := [
+                    p for p in pods(cluster, ns, "app=x") if p["status"].get("phase") == "Running"
+                ]
+            )
+            == 3
+            and live
+        ),
+        what="3 Running pods of kubectl's deployment",
+    )
+    assert {p["spec"]["containers"][0]["image"] for p in running} == {"y"}
+
+
+def statefulset(ns: str, name: str, replicas: int, **spec: Any) -> dict[str, Any]:
+    pod_spec = spec.pop("pod_spec", {})
+    pod_spec.setdefault("containers", [{"name": "c", "image": "registry.k8s.io/pause:3.9"}])
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": name,
+            "selector": {"matchLabels": {"sts": name}},
+            "template": {"metadata": {"labels": {"sts": name}}, "spec": pod_spec},
+            **spec,
+        },
+    }
+
+
+def statefulset_status(
+    cluster: ClusterHandle, ns: str, name: str, ready: int
+) -> dict[str, Any] | None:
+    status = get_json(cluster, "statefulset", "-n", ns, name).get("status") or {}
+    if status.get("readyReplicas", 0) == ready and status.get("replicas") == ready:
+        return dict(status)
+    return None
+
+
+def test_statefulset_creates_ordered_pods_scales_and_reports_status(
+    cluster: ClusterHandle, sandbox_namespace: str
+) -> None:
+    ns = sandbox_namespace
+    apply(cluster, statefulset(ns, "db", 3))
+    status = wait_for(
+        functools.partial(statefulset_status, cluster, ns, "db", 3), what="3 ready replicas"
+    )
+    assert status["availableReplicas"] == status["currentReplicas"] == 3
+    assert status["updatedReplicas"] == 3
+    assert status["currentRevision"] == status["updateRevision"]
+    assert status["observedGeneration"] >= 1
+    members = sorted(pods(cluster, ns, "sts=db"), key=lambda p: p["metadata"]["name"])
+    assert [p["metadata"]["name"] for p in members] == ["db-0", "db-1", "db-2"]
+    for index, member in enumerate(members):
+        labels = member["metadata"]["labels"]
+        assert labels["statefulset.kubernetes.io/pod-name"] == member["metadata"]["name"]
+        assert labels["apps.kubernetes.io/pod-index"] == str(index)
+        assert labels["controller-revision-hash"] == status["updateRevision"]
+        assert member["spec"]["hostname"] == member["metadata"]["name"]
+        assert member["spec"]["subdomain"] == "db"
+        assert member["metadata"]["ownerReferences"][0]["kind"] == "StatefulSet"
+        assert member["status"]["phase"] == "Running"
+
+    cluster.kubectl("scale", "statefulset", "db", "-n", ns, "--replicas=1")
+    wait_for(
+        lambda: [p["metadata"]["name"] for p in pods(cluster, ns, "sts=db")] == ["db-0"],
+        what="scale down to db-0",
+    )
+    wait_for(functools.partial(statefulset_status, cluster, ns, "db", 1), what="status of 1")
+
+    # A deleted member comes back under the same name.
+    uid = get_json(cluster, "pod", "-n", ns, "db-0")["metadata"]["uid"]
+    cluster.kubectl("delete", "pod", "db-0", "-n", ns, "--wait=false")
+    wait_for(
+        lambda: (
+            (p := get_json(cluster, "pod", "-n", ns, "db-0"))
+            and p["metadata"]["uid"] != uid
+            and p["status"].get("phase") == "Running"
+        ),
+        what="db-0 recreated",
+    )
+
+
+def test_statefulset_ordered_ready_waits_for_each_pod_parallel_does_not(
+    cluster: ClusterHandle, sandbox_namespace: str
+) -> None:
+    ns = sandbox_namespace
+    # Pods nobody can schedule never become ready: OrderedReady stops at ordinal 0.
+    unschedulable = {"nodeSelector": {"sandbox.liqo.io/no-such-node": "true"}}
+    apply(
+        cluster,
+        statefulset(ns, "ordered", 3, pod_spec=dict(unschedulable)),
+        statefulset(
+            ns, "parallel", 3, podManagementPolicy="Parallel", pod_spec=dict(unschedulable)
+        ),
+    )
+    wait_for(
+        lambda: (
+            (get_json(cluster, "statefulset", "-n", ns, "ordered").get("status") or {}).get(
+                "replicas"
+            )
+            == 1
+        ),
+        what="ordered set reports its first pod",
+    )
+    names = wait_for(
+        lambda: (
+            len(found := sorted(p["metadata"]["name"] for p in pods(cluster, ns, "sts=parallel")))
+            == 3
+            and found
+        ),
+        what="all parallel pods created",
+    )
+    assert names == ["parallel-0", "parallel-1", "parallel-2"]
+    # By now the controller has had every chance to go on: it still waits for ordinal 0.
+    assert [p["metadata"]["name"] for p in pods(cluster, ns, "sts=ordered")] == ["ordered-0"]
+
+
+def test_kubelets_run_the_server_version_and_cluster_ips_are_in_the_service_cidr(
+    sandbox: SandboxClusters, sandbox_namespace: str
+) -> None:
+    for cluster in sandbox.clusters:
+        server = json.loads(cluster.kubectl("get", "--raw", "/version").stdout)["gitVersion"]
+        for node in get_json(cluster, "nodes")["items"]:
+            assert node["status"]["nodeInfo"]["kubeletVersion"] == server
+        info = get_json(cluster, "configmap", "-n", "kube-system", "sandbox-cluster-info")
+        service_cidr = ipaddress.ip_network(info["data"]["serviceCIDR"])
+        kubernetes = get_json(cluster, "service", "-n", "default", "kubernetes")
+        assert ipaddress.ip_address(kubernetes["spec"]["clusterIP"]) in service_cidr
+    cluster = sandbox.clusters[0]
+    cluster.kubectl(
+        "create", "service", "clusterip", "addr", "-n", sandbox_namespace, "--tcp=80:8080"
+    )
+    svc = get_json(cluster, "service", "-n", sandbox_namespace, "addr")
+    info = get_json(cluster, "configmap", "-n", "kube-system", "sandbox-cluster-info")
+    assert ipaddress.ip_address(svc["spec"]["clusterIP"]) in ipaddress.ip_network(
+        info["data"]["serviceCIDR"]
+    )
+
+
+def test_statefulset_rolling_update_replaces_pods_from_the_highest_ordinal(
+    cluster: ClusterHandle, sandbox_namespace: str
+) -> None:
+    ns = sandbox_namespace
+    apply(cluster, statefulset(ns, "roll", 2))
+    first = wait_for(
+        functools.partial(statefulset_status, cluster, ns, "roll", 2), what="2 ready replicas"
+    )
+    patch = '{"spec":{"template":{"metadata":{"labels":{"sts":"roll","rev":"2"}}}}}'
+    cluster.kubectl("patch", "statefulset", "roll", "-n", ns, "--type=merge", "-p", patch)
+
+    def rolled() -> dict[str, Any] | None:
+        status = statefulset_status(cluster, ns, "roll", 2)
+        if not status or status.get("updatedReplicas") != 2:
+            return None
+        if status.get("currentRevision") != status.get("updateRevision"):
+            return None
+        return status
+
+    status = wait_for(rolled, what="rolling update to the new template")
+    assert status["updateRevision"] != first["updateRevision"]
+    members = pods(cluster, ns, "sts=roll")
+    assert sorted(p["metadata"]["name"] for p in members) == ["roll-0", "roll-1"]
+    created = {p["metadata"]["name"]: p["metadata"]["creationTimestamp"] for p in members}
+    assert created["roll-1"] <= created["roll-0"]  # the highest ordinal is replaced first
+    for member in members:
+        assert member["metadata"]["labels"]["rev"] == "2"
+        assert member["metadata"]["labels"]["controller-revision-hash"] == status["updateRevision"]

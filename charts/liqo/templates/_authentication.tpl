@@ -63,6 +63,11 @@ consumers to, and its settings. Nothing here renders when authentication.enabled
 - apiGroups: ["offloading.liqo.io"]
   resources: ["namespacemaps/status", "namespacemaps/finalizers"]
   verbs: ["get", "update", "patch"]
+# The module's admission webhooks: kopf creates its webhook configurations and keeps their
+# client config (URL or Service, CA bundle) up to date.
+- apiGroups: ["admissionregistration.k8s.io"]
+  resources: ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"]
+  verbs: ["get", "create", "patch"]
 {{- end -}}
 
 {{/* What a consumer's control plane may do in its tenant namespace on this provider. */}}
@@ -88,7 +93,14 @@ consumers to, and its settings. Nothing here renders when authentication.enabled
   verbs: ["get", "list", "watch"]
 {{- end -}}
 
-{{/* The authentication section of the controller-manager settings (YAML map). */}}
+{{/*
+The authentication section of the controller-manager settings (YAML map): the module's
+own values, and the install-wide values only this module reads: what consumers are told
+about this cluster's API server (apiServer.*), the labels offered to them
+(discovery.config.clusterLabels), the resources granted by default
+(offloading.defaultNodeResources) and the enforcement of the Quotas of granted slices
+(controllerManager.config.defaultLimitsEnforcement).
+*/}}
 {{- define "liqo.authentication.settings" -}}
 {{- $auth := .Values.authentication -}}
 {{- $settings := dict
@@ -104,16 +116,6 @@ consumers to, and its settings. Nothing here renders when authentication.enabled
 {{- /* Whole seconds: Helm reads numbers as floats, which YAML would print as 1e+06. */}}
 {{- $_ := set $settings "credentialLifetime" (int64 $lifetime) -}}
 {{- end }}
-{{- toYaml $settings -}}
-{{- end -}}
-
-{{/*
-Settings outside the module's section that only the authentication module reads (YAML map,
-merged into the settings file): what consumers are told about this cluster's API server,
-the labels offered to them, and the enforcement of the Quotas of granted slices.
-*/}}
-{{- define "liqo.authentication.sharedSettings" -}}
-{{- $settings := dict -}}
 {{- $apiServer := dict -}}
 {{- range $key := list "address" "ca" }}
 {{- with get $.Values.apiServer $key }}
@@ -124,9 +126,16 @@ the labels offered to them, and the enforcement of the Quotas of granted slices.
 {{- $_ := set $settings "apiServer" . -}}
 {{- end }}
 {{- with .Values.discovery.config.clusterLabels }}
-{{- $_ := set $settings "discovery" (dict "clusterLabels" .) -}}
+{{- $_ := set $settings "clusterLabels" . -}}
 {{- end }}
-{{- $enforcement := .Values.controllerManager.config.defaultLimitsEnforcement -}}
-{{- $_ := set $settings "controllerManager" (dict "defaultLimitsEnforcement" $enforcement) -}}
+{{- $resources := dict -}}
+{{- range $name, $quantity := .Values.offloading.defaultNodeResources }}
+{{- $_ := set $resources $name (toString $quantity) -}}
+{{- end }}
+{{- $_ := set $settings "defaultNodeResources" $resources -}}
+{{- $_ := set $settings "defaultLimitsEnforcement" .Values.controllerManager.config.defaultLimitsEnforcement -}}
+{{- if include "liqo.webhook.enabled" . }}
+{{- $_ := set $settings "webhook" (include "liqo.webhook.settings" . | fromYaml) -}}
+{{- end }}
 {{- toYaml $settings -}}
 {{- end -}}

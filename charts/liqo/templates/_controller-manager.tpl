@@ -7,7 +7,8 @@ ordered list of enabled modules, and one section per enabled module.
   "clusterID" (include "liqo.clusterID" .)
   "namespace" .Release.Namespace
   "modules" (include "liqo.modules" . | fromJsonArray) -}}
-{{- range $module := list "networking" "authentication" "offloading" }}
+{{- /* The modules with a settings section; offloading has none yet. */}}
+{{- range $module := list "networking" "authentication" }}
 {{- if (get $.Values $module).enabled }}
 {{- $_ := set $settings $module (include (printf "liqo.%s.settings" $module) $ | fromYaml) -}}
 {{- end }}
@@ -19,17 +20,11 @@ ordered list of enabled modules, and one section per enabled module.
   "leaderElection" $leaderElection
   "healthPort" (include "liqo.controllerManager.healthPort" . | int)
   "metricsPort" (include "liqo.controllerManager.metricsPort" . | int)) -}}
-{{- $options := dict -}}
+{{- /* A third-party module's options are its own settings section, under its name. */}}
 {{- range $extra := .Values.extraModules }}
 {{- if $extra.options }}
-{{- $_ := set $options $extra.name $extra.options -}}
+{{- $_ := set $settings $extra.name $extra.options -}}
 {{- end }}
-{{- end }}
-{{- if $options }}
-{{- $_ := set $settings "moduleOptions" $options -}}
-{{- end }}
-{{- if .Values.authentication.enabled }}
-{{- $settings = mergeOverwrite $settings (include "liqo.authentication.sharedSettings" . | fromYaml) -}}
 {{- end }}
 {{- toYaml $settings -}}
 {{- end -}}

@@ -85,14 +85,3 @@ Nothing here renders when offloading.enabled is false.
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
 {{- end -}}
 
-{{/*
-The offloading section of the controller-manager settings (YAML map). Quantities are
-strings in the settings file, whichever way they were written in the values.
-*/}}
-{{- define "liqo.offloading.settings" -}}
-{{- $resources := dict -}}
-{{- range $name, $quantity := .Values.offloading.defaultNodeResources }}
-{{- $_ := set $resources $name (toString $quantity) -}}
-{{- end }}
-{{- toYaml (dict "defaultNodeResources" $resources) -}}
-{{- end -}}

@@ -8,21 +8,27 @@ each enabled module reports about it now: what is done, what waits, what is stuc
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from rich.console import Console
-from rich.text import Text
 
-from liqo_core.cli.context import ClusterAccessError, CommandError, get_state
+from liqo_core.cli.context import (
+    ClusterAccessError,
+    CommandError,
+    get_state,
+    server_of,
+    unreachable,
+)
 from liqo_core.cli.output import OUTPUT_HELP, OutputFormat, print_data
 from liqo_core.errors import LiqoError
+
+if TYPE_CHECKING:  # rich and yaml load when something is printed: `liqoctl --help` stays fast
+    from rich.console import Console
+    from rich.text import Text
 
 CLUSTER_ID_CONFIGMAP = "liqo-clusterid-configmap"
 CLUSTER_ID_KEY = "CLUSTER_ID"
@@ -39,7 +45,7 @@ app = typer.Typer(
 )
 
 
-def _read(what: str, call: Callable[[], Any]) -> Any:
+def _read(what: str, call: Callable[[], Any], server: str, flag: str) -> Any:
     """``call()``; None when the object does not exist; one-line errors otherwise."""
     from kubernetes.client.exceptions import ApiException
 
@@ -52,7 +58,7 @@ def _read(what: str, call: Callable[[], Any]) -> Any:
     except LiqoError:
         raise
     except Exception as err:  # urllib3/ssl/socket errors: the cluster is not reachable
-        raise ClusterAccessError(f"cannot reach the cluster: {' '.join(str(err).split())}") from err
+        raise unreachable(err, server, flag) from None
 
 
 def pick(data: Any, path: str) -> Any:
@@ -84,6 +90,8 @@ def emit(data: Any, output: OutputFormat | None, get: str | None) -> bool:
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
 
 
@@ -108,8 +116,48 @@ class Installation:
     def close(self) -> None:
         self.api_client.close()  # type: ignore[no-untyped-call]
 
+    def _read(self, what: str, call: Callable[[], Any]) -> Any:
+        return _read(what, call, server_of(self.api_client), self.state.kubeconfig_flag())
+
+    def require_installed(self) -> None:
+        """Fail, in one line, when nothing of Liqo is in the namespace (a wrong ``-n``).
+
+        Liqo is installed where its cluster-id ConfigMap or its controller-manager
+        Deployment is; a namespace with neither has no Liqo to describe.
+        """
+        namespace = self.namespace
+        config_map = self._read(
+            f"ConfigMap {namespace}/{CLUSTER_ID_CONFIGMAP}",
+            lambda: self.core.read_namespaced_config_map(
+                CLUSTER_ID_CONFIGMAP, namespace, _request_timeout=REQUEST_TIMEOUT
+            ),
+        )
+        if config_map is not None:
+            return
+        deployment = self._read(
+            f"Deployment {namespace}/{CONTROLLER_MANAGER}",
+            lambda: self.apps.read_namespaced_deployment(
+                CONTROLLER_MANAGER, namespace, _request_timeout=REQUEST_TIMEOUT
+            ),
+        )
+        if deployment is not None:
+            return
+        found = self._read(
+            f"Namespace {namespace}",
+            lambda: self.core.read_namespace(namespace, _request_timeout=REQUEST_TIMEOUT),
+        )
+        fix = "pass -n/--namespace with the namespace Liqo is installed in"
+        if found is None:
+            raise CommandError(
+                f"Liqo is not installed in namespace {namespace}: no such namespace ({fix})"
+            )
+        raise CommandError(
+            f"Liqo is not installed in namespace {namespace}: no ConfigMap "
+            f"{CLUSTER_ID_CONFIGMAP} and no Deployment {CONTROLLER_MANAGER} there ({fix})"
+        )
+
     def cluster_id(self) -> str | None:
-        config_map = _read(
+        config_map = self._read(
             f"ConfigMap {self.namespace}/{CLUSTER_ID_CONFIGMAP}",
             lambda: self.core.read_namespaced_config_map(
                 CLUSTER_ID_CONFIGMAP, self.namespace, _request_timeout=REQUEST_TIMEOUT
@@ -120,7 +168,7 @@ class Installation:
 
     def modules(self) -> list[str]:
         """Modules the controller-manager runs (its ConfigMap), else the CLI's settings."""
-        config_map = _read(
+        config_map = self._read(
             f"ConfigMap {self.namespace}/{CONTROLLER_MANAGER_CONFIG}",
             lambda: self.core.read_namespaced_config_map(
                 CONTROLLER_MANAGER_CONFIG, self.namespace, _request_timeout=REQUEST_TIMEOUT
@@ -128,6 +176,8 @@ class Installation:
         )
         text = (config_map.data or {}).get("config.yaml") if config_map else None
         if text:
+            import yaml
+
             try:
                 document = yaml.safe_load(text) or {}
             except yaml.YAMLError:
@@ -137,7 +187,7 @@ class Installation:
         return list(self.settings.modules)
 
     def controller_manager(self) -> dict[str, Any]:
-        deployment = _read(
+        deployment = self._read(
             f"Deployment {self.namespace}/{CONTROLLER_MANAGER}",
             lambda: self.apps.read_namespaced_deployment(
                 CONTROLLER_MANAGER, self.namespace, _request_timeout=REQUEST_TIMEOUT
@@ -154,7 +204,7 @@ class Installation:
                 "healthy": ready >= wanted > 0,
             }
         election = self.settings.controller_manager.leader_election
-        lease = _read(
+        lease = self._read(
             f"Lease {self.namespace}/{election.lease_name}",
             lambda: self.leases.read_namespaced_lease(
                 election.lease_name, self.namespace, _request_timeout=REQUEST_TIMEOUT
@@ -178,7 +228,7 @@ class Installation:
         return result
 
     def foreign_clusters(self) -> list[dict[str, Any]]:
-        answer = _read(
+        answer = self._read(
             "ForeignClusters",
             lambda: self.custom.list_cluster_custom_object(
                 "core.liqo.io", "v1beta1", "foreignclusters", _request_timeout=REQUEST_TIMEOUT
@@ -188,7 +238,7 @@ class Installation:
         return sorted(items, key=lambda fc: str(fc["metadata"]["name"]))
 
     def foreign_cluster(self, peer: str) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = _read(
+        found: dict[str, Any] | None = self._read(
             f"ForeignCluster {peer}",
             lambda: self.custom.get_cluster_custom_object(
                 "core.liqo.io", "v1beta1", "foreignclusters", peer, _request_timeout=REQUEST_TIMEOUT
@@ -235,6 +285,7 @@ def info(
         return
     cluster = Installation(ctx)
     try:
+        cluster.require_installed()
         data = {
             "local": {
                 "clusterID": cluster.cluster_id(),
@@ -251,6 +302,8 @@ def info(
 
 
 def _mark(ok: bool | None) -> Text:
+    from rich.text import Text
+
     if ok is None:
         return Text("-", style="dim")
     return Text("OK", style="green") if ok else Text("NOT OK", style="bold red")
@@ -258,6 +311,8 @@ def _mark(ok: bool | None) -> Text:
 
 def print_installation(data: dict[str, Any]) -> None:
     """``info`` as text."""
+    from rich.text import Text
+
     console = _console()
     local = data["local"]
     console.print(Text("Local installation", style="bold"))
@@ -302,6 +357,8 @@ def module_reports(ctx: typer.Context, modules: Sequence[str], peers: Sequence[s
 
     :return: ``{peer: {module: ModulePeerStatus}}``, or a string saying why none.
     """
+    import asyncio
+
     from liqo_core.kube import Kube, KubeTarget
     from liqo_core.peers import gather_reports
 
@@ -374,6 +431,7 @@ def info_peer(
     """Show each peering's modules: what is done, what waits, what is stuck and why."""
     cluster = Installation(ctx)
     try:
+        cluster.require_installed()
         modules = cluster.modules()
         if cluster_ids:
             found = {peer: cluster.foreign_cluster(peer) for peer in cluster_ids}
@@ -409,6 +467,8 @@ _GOOD = ("Ready", "Established")
 
 def print_peer(data: dict[str, Any]) -> None:
     """``info peer`` as text, one block per peer."""
+    from rich.text import Text
+
     console = _console()
     console.print(Text(f"Peer {data['clusterID']}  (role: {data['role']})", style="bold"))
     if not data["foreignCluster"]:

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from liqo_core._runtime.plugins import discover_plugins
 from liqo_core.cli.context import get_state
 from liqo_core.cli.output import OUTPUT_HELP, OutputFormat, print_data, print_table
 
@@ -19,6 +18,8 @@ OutputOption = Annotated[OutputFormat | None, typer.Option("--output", "-o", hel
 @plugins_app.command("list")
 def list_plugins(ctx: typer.Context, output: OutputOption = None) -> None:
     """List installed modules and transports (nothing is imported) and which are enabled."""
+    from liqo_core._runtime.plugins import discover_plugins
+
     found = discover_plugins(get_state(ctx).settings())
     if output is not None:
         print_data([asdict(info) for info in found], output)

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from liqo_core.cli.output import OUTPUT_HELP, OutputFormat, print_data, print_table
-from liqo_core.sandbox import DEFAULT_DIR, Sandbox, SandboxError
-from liqo_core.sandbox.liqo import default_chart
+
+# The sandbox (emulator, process runner, Helm) loads when a sandbox command runs, so that
+# `liqoctl --help` stays fast; its defaults are spelled here, and a test keeps them equal.
+DEFAULT_DIR = ".sandbox"
 
 sandbox_app = typer.Typer(
     help="Local playground: emulated clusters with nodes, scheduler and kubelets.",
@@ -23,7 +24,6 @@ DirOption = Annotated[
         "--dir", help="Directory holding the sandbox's state and kubeconfigs.", file_okay=False
     ),
 ]
-DEFAULT_CHART = default_chart()
 OutputOption = Annotated[OutputFormat | None, typer.Option("--output", "-o", help=OUTPUT_HELP)]
 
 
@@ -39,18 +39,25 @@ def up(
     directory: DirOption = Path(DEFAULT_DIR),
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = 180.0,
     chart: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--chart",
-            help="Liqo Helm chart to install in every cluster (default: the checkout's).",
+            help="Liqo Helm chart to install in every cluster (default: the checkout's "
+            "charts/liqo).",
             file_okay=False,
         ),
-    ] = DEFAULT_CHART,
+    ] = None,
     no_liqo: Annotated[
         bool, typer.Option("--no-liqo", help="Start the clusters without installing Liqo.")
     ] = False,
 ) -> None:
     """Start the clusters, install Liqo in each, and return once all of them are ready."""
+    from rich.console import Console
+
+    from liqo_core.sandbox import Sandbox
+    from liqo_core.sandbox.liqo import default_chart
+
+    chart = chart or default_chart()
     sandbox = Sandbox(directory)
     console = Console(stderr=True, highlight=False)
     with console.status("starting the sandbox") as spinner:
@@ -76,6 +83,8 @@ def up(
 @sandbox_app.command("status")
 def status(directory: DirOption = Path(DEFAULT_DIR), output: OutputOption = None) -> None:
     """Show each cluster, its kubeconfig, whether its API server answers and Liqo runs."""
+    from liqo_core.sandbox import Sandbox
+
     sandbox = Sandbox(directory)
     result = sandbox.status()
     clusters = {info.name: info for info in sandbox.clusters}
@@ -127,6 +136,10 @@ def status(directory: DirOption = Path(DEFAULT_DIR), output: OutputOption = None
 @sandbox_app.command("down")
 def down(directory: DirOption = Path(DEFAULT_DIR)) -> None:
     """Stop every cluster, process and network namespace of the sandbox."""
+    from rich.console import Console
+
+    from liqo_core.sandbox import Sandbox, SandboxError
+
     sandbox = Sandbox(directory)
     if sandbox.state is None:
         raise SandboxError(f"no sandbox in {sandbox.directory}")

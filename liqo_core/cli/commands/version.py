@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 from typing import Annotated, Any
 
 import typer
 
-from liqo_core.cli.context import ClusterAccessError, get_state
+from liqo_core.cli.context import ClusterAccessError, get_state, server_of, unreachable
 from liqo_core.cli.output import OUTPUT_HELP, OutputFormat, print_data
 
 #: Deployment whose labels and image tell the installed version.
@@ -17,8 +16,10 @@ REQUEST_TIMEOUT = 10
 
 
 def client_version() -> str:
-    """Version of the installed liqo-core distribution."""
-    return importlib.metadata.version("liqo-core")
+    """Version of the installed liqo-core distribution, rendered as the chart's (SemVer)."""
+    from liqo_core.version import liqo_version
+
+    return liqo_version()
 
 
 def version_of_deployment(deployment: Any) -> str:
@@ -36,7 +37,8 @@ def server_version(ctx: typer.Context, namespace: str) -> str | None:
     from kubernetes.client import AppsV1Api
     from kubernetes.client.exceptions import ApiException
 
-    api_client = get_state(ctx).api_client()
+    state = get_state(ctx)
+    api_client = state.api_client()
     try:
         deployment = AppsV1Api(api_client).read_namespaced_deployment(
             CONTROLLER_MANAGER, namespace, _request_timeout=REQUEST_TIMEOUT
@@ -48,8 +50,7 @@ def server_version(ctx: typer.Context, namespace: str) -> str | None:
             f"cannot read Deployment {namespace}/{CONTROLLER_MANAGER}: {err.status} {err.reason}"
         ) from err
     except Exception as err:  # urllib3/ssl/socket errors: the cluster is not reachable
-        detail = " ".join(str(err).split())
-        raise ClusterAccessError(f"cannot reach the cluster: {detail}") from err
+        raise unreachable(err, server_of(api_client), state.kubeconfig_flag()) from None
     finally:
         api_client.close()  # type: ignore[no-untyped-call]
     return version_of_deployment(deployment)

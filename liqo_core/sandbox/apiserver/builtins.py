@@ -76,6 +76,16 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _rt("", "v1", "nodes", "Node", False, ("no",), sub=("status",)),
     _rt("", "v1", "services", "Service", True, ("svc",), _ALL, ("status",)),
     _rt("", "v1", "endpoints", "Endpoints", True, ("ep",)),
+    _rt(
+        "",
+        "v1",
+        "replicationcontrollers",
+        "ReplicationController",
+        True,
+        ("rc",),
+        _ALL,
+        ("status", "scale"),
+    ),
     _rt("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
     _rt("", "v1", "secrets", "Secret", True),
     _rt("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
@@ -91,6 +101,27 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _rt("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), _ALL, ("status", "scale")),
     _rt("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), _ALL, ("status", "scale")),
     _rt("apps", "v1", "controllerrevisions", "ControllerRevision", True),
+    # Stored at v2 (listed first), also served at v1 (what ``kubectl autoscale`` writes).
+    _rt(
+        "autoscaling",
+        "v2",
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        True,
+        ("hpa",),
+        _ALL,
+        ("status",),
+    ),
+    _rt(
+        "autoscaling",
+        "v1",
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        True,
+        ("hpa",),
+        _ALL,
+        ("status",),
+    ),
     _rt("batch", "v1", "jobs", "Job", True, (), _ALL, ("status",)),
     _rt("batch", "v1", "cronjobs", "CronJob", True, ("cj",), _ALL, ("status",)),
     _rt("coordination.k8s.io", "v1", "leases", "Lease", True),
@@ -150,8 +181,10 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _rt("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",)),
     _rt("storage.k8s.io", "v1", "csidrivers", "CSIDriver", False),
     _rt("storage.k8s.io", "v1", "csinodes", "CSINode", False),
+    _rt("storage.k8s.io", "v1", "csistoragecapacities", "CSIStorageCapacity", True),
 )
-"""Stored built-in kinds; custom resources are added when their CRD is established."""
+"""Stored built-in kinds (a kind served at several versions is stored at the first listed);
+custom resources are added when their CRD is established."""
 
 VIRTUAL_TYPES: tuple[ResourceType, ...] = (
     _rt(
@@ -229,6 +262,10 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("", "events"): Strategy(field_selectors=_COMMON_FIELDS | _EVENT_FIELDS),
     ("events.k8s.io", "events"): Strategy(field_selectors=_COMMON_FIELDS | _EVENT_FIELDS),
     ("", "persistentvolumes"): Strategy(reset_status_on_create=False),
+    ("", "replicationcontrollers"): Strategy(
+        generation=True, field_selectors=_COMMON_FIELDS | {"status.replicas"}
+    ),
+    ("autoscaling", "horizontalpodautoscalers"): _GENERATION,
     ("apps", "deployments"): _GENERATION,
     ("apps", "daemonsets"): _GENERATION,
     ("apps", "replicasets"): Strategy(

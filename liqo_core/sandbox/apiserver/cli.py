@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .security import Security
-from .server import APIServer
+from .server import DEFAULT_SERVICE_CIDR, APIServer
 
 log = logging.getLogger("liqo_core.sandbox.apiserver")
 
@@ -27,12 +27,17 @@ async def _watch_parent(stop: asyncio.Event) -> None:
     stop.set()
 
 
-async def serve(
-    name: str, state_dir: Path, host: str, port: int, exit_with_parent: bool = False
+async def serve(  # noqa: PLR0917 - mirrors the command line
+    name: str,
+    state_dir: Path,
+    host: str,
+    port: int,
+    exit_with_parent: bool = False,
+    service_cidr: str = DEFAULT_SERVICE_CIDR,
 ) -> None:
     """Serve until SIGTERM/SIGINT; ``state_dir/kubeconfig`` appears once ready."""
     kubeconfig = _prepare(state_dir)
-    server = APIServer()
+    server = APIServer(service_cidr=service_cidr)
     security = Security(state_dir, name, server.internal)
     server.set_security(security)
     await server.start()
@@ -84,6 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--log-level", default="WARNING")
     parser.add_argument(
+        "--service-cidr",
+        default=DEFAULT_SERVICE_CIDR,
+        help="range of Services' cluster IPs (kube-apiserver's --service-cluster-ip-range)",
+    )
+    parser.add_argument(
         "--exit-with-parent",
         action="store_true",
         help="stop when the process that started this one exits (no leaked servers)",
@@ -92,5 +102,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(serve(args.name, args.state_dir, args.host, args.port, args.exit_with_parent))
+    asyncio.run(
+        serve(
+            args.name,
+            args.state_dir,
+            args.host,
+            args.port,
+            args.exit_with_parent,
+            args.service_cidr,
+        )
+    )
     return 0

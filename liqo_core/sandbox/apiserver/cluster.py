@@ -41,7 +41,9 @@ class EmulatedCluster:
         *,
         detach: bool = False,
         exit_with_parent: bool = False,
+        service_cidr: str | None = None,
     ) -> None:
+        self.service_cidr = service_cidr
         self.detach = detach
         self.exit_with_parent = exit_with_parent
         self.name = name
@@ -94,6 +96,8 @@ class EmulatedCluster:
         ]
         if self.exit_with_parent:
             cmd.append("--exit-with-parent")
+        if self.service_cidr:
+            cmd += ["--service-cidr", self.service_cidr]
         self._proc = subprocess.Popen(
             cmd,
             stdout=log,

@@ -80,6 +80,19 @@ def _replicaset(obj: JSON) -> None:
     spec.setdefault("replicas", 1)
 
 
+def _replicationcontroller(obj: JSON) -> None:
+    spec = obj.setdefault("spec", {})
+    template = spec.get("template")
+    if isinstance(template, dict):
+        pod_spec(template.setdefault("spec", {}))
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        if labels and not spec.get("selector"):
+            spec["selector"] = dict(labels)
+        if labels and not obj["metadata"].get("labels"):
+            obj["metadata"]["labels"] = dict(labels)
+    spec.setdefault("replicas", 1)
+
+
 def _daemonset(obj: JSON) -> None:
     _template(obj)
     strategy = obj["spec"].setdefault("updateStrategy", {"type": "RollingUpdate"})
@@ -131,6 +144,7 @@ DEFAULTERS: dict[tuple[str, str], Callable[[JSON], None]] = {
     ("", "secrets"): _secret,
     ("", "services"): _service,
     ("apps", "deployments"): _deployment,
+    ("", "replicationcontrollers"): _replicationcontroller,
     ("apps", "replicasets"): _replicaset,
     ("apps", "daemonsets"): _daemonset,
     ("apps", "statefulsets"): _template,
@@ -140,10 +154,13 @@ DEFAULTERS: dict[tuple[str, str], Callable[[JSON], None]] = {
 
 
 class ServiceAllocator:
-    """Cluster IPs from 10.96.0.0/12 and node ports from 30000-32767."""
+    """Cluster IPs from the service CIDR (10.96.0.0/12 by default) and node ports from
+    30000-32767."""
 
     def __init__(self, cidr: str = "10.96.0.0/12") -> None:
         self._net = ipaddress.ip_network(cidr)
+        self.first_ip = str(self._net.network_address + 1)
+        """The ``kubernetes`` Service's address."""
         self._next_ip = 10
         self._next_port = 30000
         self.used_ips: set[str] = set()

@@ -8,18 +8,7 @@ import orjson
 
 from .registry import TypeRegistry
 from .types import JSON, ResourceType
-
-VERSION_INFO: JSON = {
-    "major": "1",
-    "minor": "32",
-    "gitVersion": "v1.32.0",
-    "gitCommit": "0000000000000000000000000000000000000000",
-    "gitTreeState": "clean",
-    "buildDate": "2024-12-11T00:00:00Z",
-    "goVersion": "go1.23.4",
-    "compiler": "gc",
-    "platform": "linux/amd64",
-}
+from .version import VERSION_INFO
 
 _SUB_VERBS = {
     "status": ["get", "patch", "update"],

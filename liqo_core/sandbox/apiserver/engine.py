@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Callable
 
 from . import deletion, errors, meta
+from .canonical import canonical_status
 from .context import INTERNAL, Admission, Context, clone
-from .conversion import SHARED_STORAGE, to_core_v1, to_events_v1
+from .conversion import SHARED_STORAGE, hpa_to_v1, hpa_to_v2, to_core_v1, to_events_v1
 from .defaults import DEFAULTERS, ServiceAllocator
 from .deletion import DeleteOptions
 from .patch import normalized_managed_fields, update_managed_fields
@@ -57,10 +58,12 @@ def _meta_sans_bookkeeping(obj: JSON) -> JSON:
 class Engine:
     """Create/update/patch/delete with Kubernetes semantics over one store."""
 
-    def __init__(self, registry: TypeRegistry, store: Store) -> None:
+    def __init__(
+        self, registry: TypeRegistry, store: Store, service_cidr: str = "10.96.0.0/12"
+    ) -> None:
         self.registry = registry
         self.store = store
-        self.services = ServiceAllocator()
+        self.services = ServiceAllocator(service_cidr)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -79,6 +82,10 @@ class Engine:
             return obj
         if (rt.group, rt.resource) == ("events.k8s.io", "events"):
             return to_events_v1(obj)
+        if (rt.group, rt.resource) == ("autoscaling", "horizontalpodautoscalers"):
+            served = hpa_to_v1(obj) if rt.version == "v1" else hpa_to_v2(obj)
+            canonical_status(rt, served)
+            return served
         out = dict(obj)
         out["apiVersion"] = rt.api_version
         return out
@@ -88,6 +95,14 @@ class Engine:
             converted = to_core_v1(obj)
             obj.clear()
             obj.update(converted)
+            return
+        if (rt.group, rt.resource) == ("autoscaling", "horizontalpodautoscalers"):
+            if rt.version == "v1":
+                converted = hpa_to_v2(obj)
+                obj.clear()
+                obj.update(converted)
+                canonical_status(self.registry.storage(rt.group, rt.resource) or rt, obj)
+            obj["kind"] = rt.kind
             return
         storage = self.registry.storage(rt.group, rt.resource) or rt
         obj["apiVersion"] = storage.api_version
@@ -180,6 +195,8 @@ class Engine:
                 spec["uid"] = ctx.user.uid
             if ctx.user.extra:
                 spec["extra"] = {k: list(v) for k, v in ctx.user.extra.items()}
+        if info is None:
+            canonical_status(rt, obj)
         validate(rt, obj, None, strategy, self._custom_version(rt))
         if ctx.admission is not None:
             attrs = ctx.attributes(rt, "CREATE", ns, m["name"])
@@ -385,6 +402,8 @@ class Engine:
             nm["generation"] = gen
         else:
             nm.pop("generation", None)
+        if not custom:
+            canonical_status(rt, new)
         validate(rt, new, live, strategy, self._custom_version(rt), subresource=subresource)
         if ctx.admission is not None:
             attrs = ctx.attributes(rt, "UPDATE", ns, name, sub=subresource)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 
+from liqo_core.kube import names
+
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _PATH_SEGMENT_FORBIDDEN = ("/", "%")
 
 
@@ -30,34 +28,11 @@ def generate_name(prefix: str) -> str:
 
 def name_problems(name: str, label: bool, dns1035: bool = False) -> list[str]:
     """Messages explaining why ``name`` is not a valid object name (empty if valid)."""
-    if dns1035 and not _DNS1035.match(name):
-        return [
-            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
-            "start with an alphabetic character, and end with an alphanumeric character "
-            "(e.g. 'my-name',  or 'abc-123', regex used for validation is "
-            "'[a-z]([-a-z0-9]*[a-z0-9])?')"
-        ]
+    if dns1035:
+        return names.dns1035_label_problems(name)
     if label:
-        if len(name) > 63:
-            return ["must be no more than 63 characters"]
-        if not _LABEL.match(name):
-            return [
-                "a lowercase RFC 1123 label must consist of lower case alphanumeric "
-                "characters or '-', and must start and end with an alphanumeric character "
-                "(e.g. 'my-name',  or '123-abc', regex used for validation is "
-                "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-            ]
-        return []
-    if len(name) > 253:
-        return ["must be no more than 253 characters"]
-    if not _SUBDOMAIN.match(name):
-        return [
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-            "characters, '-' or '.', and must start and end with an alphanumeric character "
-            "(e.g. 'example.com', regex used for validation is "
-            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-        ]
-    return []
+        return names.dns1123_label_problems(name)
+    return names.dns1123_subdomain_problems(name)
 
 
 def path_segment_problems(name: str) -> list[str]:

@@ -1,184 +1,47 @@
-"""Decoding of Kubernetes protobuf request bodies for the kinds kubectl sends that way.
+"""Decoding of Kubernetes protobuf request bodies (every served built-in kind).
 
-kubectl's typed commands (``create configmap|secret|namespace|serviceaccount|token``,
-``certificate approve|deny``) send ``application/vnd.kubernetes.protobuf``: the bytes
-``k8s\\x00`` followed by a ``runtime.Unknown`` whose ``raw`` field is the object's message.
-This module decodes those messages into the JSON form with a small field table per
-message (field numbers from Kubernetes' ``generated.proto``). Other kinds are answered
-415 so the caller knows to send JSON.
+kubectl's typed commands (``create deployment|job|cronjob|configmap|secret|service|...``,
+``create token``, ``certificate approve|deny``) send ``application/vnd.kubernetes.protobuf``
+as kube-apiserver accepts it for every built-in kind: the bytes ``k8s\\x00`` followed by a
+``runtime.Unknown`` whose ``raw`` field is the object's message. This module decodes those
+messages into the JSON form with the field table of ``protobuf_table``. Kinds without a
+protobuf form (custom resources) are answered 415, as kube-apiserver does.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
+import struct
 from typing import Any
 
+import orjson
+
+from .protobuf_table import TABLE
 from .types import JSON
 
 MAGIC = b"k8s\x00"
 
-# field number -> (json name, type, repeated). Types: "string", "bytes", "int", "bool",
-# "time", "map:<value type>", or a message name from MESSAGES.
-Field = tuple[str, str, bool]
+Field = tuple[str, str, str]
+"""(json name, type, flags) of one field; see ``protobuf_table``."""
 
-_META: dict[int, Field] = {
-    1: ("name", "string", False),
-    2: ("generateName", "string", False),
-    3: ("namespace", "string", False),
-    5: ("uid", "string", False),
-    6: ("resourceVersion", "string", False),
-    7: ("generation", "int", False),
-    8: ("creationTimestamp", "time", False),
-    9: ("deletionTimestamp", "time", False),
-    10: ("deletionGracePeriodSeconds", "int", False),
-    11: ("labels", "map:string", False),
-    12: ("annotations", "map:string", False),
-    13: ("ownerReferences", "OwnerReference", True),
-    14: ("finalizers", "string", True),
-}
+_OMITTABLE = frozenset({"string", "bytes", "int", "bool", "double", "float", "intorstring"})
+"""Types whose zero value a non-pointer ``omitempty`` field leaves out of the JSON form."""
 
-MESSAGES: dict[str, dict[int, Field]] = {
-    "ObjectMeta": _META,
-    "OwnerReference": {
-        1: ("kind", "string", False),
-        3: ("name", "string", False),
-        4: ("uid", "string", False),
-        5: ("apiVersion", "string", False),
-        6: ("controller", "bool", False),
-        7: ("blockOwnerDeletion", "bool", False),
-    },
-    "ObjectReference": {
-        1: ("kind", "string", False),
-        2: ("namespace", "string", False),
-        3: ("name", "string", False),
-        4: ("uid", "string", False),
-        5: ("apiVersion", "string", False),
-        6: ("resourceVersion", "string", False),
-        7: ("fieldPath", "string", False),
-    },
-    "LocalObjectReference": {1: ("name", "string", False)},
-    "ConfigMap": {
-        1: ("metadata", "ObjectMeta", False),
-        2: ("data", "map:string", False),
-        3: ("binaryData", "map:bytes", False),
-        4: ("immutable", "bool", False),
-    },
-    "Secret": {
-        1: ("metadata", "ObjectMeta", False),
-        2: ("data", "map:bytes", False),
-        3: ("type", "string", False),
-        4: ("stringData", "map:string", False),
-        5: ("immutable", "bool", False),
-    },
-    "Namespace": {
-        1: ("metadata", "ObjectMeta", False),
-        2: ("spec", "NamespaceSpec", False),
-        3: ("status", "NamespaceStatus", False),
-    },
-    "NamespaceSpec": {1: ("finalizers", "string", True)},
-    "NamespaceStatus": {1: ("phase", "string", False)},
-    "ServiceAccount": {
-        1: ("metadata", "ObjectMeta", False),
-        2: ("secrets", "ObjectReference", True),
-        3: ("imagePullSecrets", "LocalObjectReference", True),
-        4: ("automountServiceAccountToken", "bool", False),
-    },
-    "TokenRequest": {
-        1: ("metadata", "ObjectMeta", False),
-        2: ("spec", "TokenRequestSpec", False),
-    },
-    "TokenRequestSpec": {
-        1: ("audiences", "string", True),
-        3: ("boundObjectRef", "BoundObjectReference", False),
-        4: ("expirationSeconds", "int", False),
-    },
-    "BoundObjectReference": {
-        1: ("kind", "string", False),
-        2: ("apiVersion", "string", False),
-        3: ("name", "string", False),
-        4: ("uid", "string", False),
-    },
-    "CertificateSigningRequest": {
-        1: ("metadata", "ObjectMeta", False),
-        2: ("spec", "CertificateSigningRequestSpec", False),
-        3: ("status", "CertificateSigningRequestStatus", False),
-    },
-    "CertificateSigningRequestSpec": {
-        1: ("request", "bytes", False),
-        2: ("username", "string", False),
-        3: ("uid", "string", False),
-        4: ("groups", "string", True),
-        5: ("usages", "string", True),
-        7: ("signerName", "string", False),
-        8: ("expirationSeconds", "int", False),
-    },
-    "CertificateSigningRequestStatus": {
-        1: ("conditions", "CertificateSigningRequestCondition", True),
-        2: ("certificate", "bytes", False),
-    },
-    "CertificateSigningRequestCondition": {
-        1: ("type", "string", False),
-        2: ("reason", "string", False),
-        3: ("message", "string", False),
-        4: ("lastUpdateTime", "time", False),
-        5: ("lastTransitionTime", "time", False),
-        6: ("status", "string", False),
-    },
-    "SelfSubjectAccessReview": {
-        1: ("metadata", "ObjectMeta", False),
-        2: ("spec", "SelfSubjectAccessReviewSpec", False),
-    },
-    "SelfSubjectAccessReviewSpec": {
-        1: ("resourceAttributes", "ResourceAttributes", False),
-        2: ("nonResourceAttributes", "NonResourceAttributes", False),
-    },
-    "SubjectAccessReview": {
-        1: ("metadata", "ObjectMeta", False),
-        2: ("spec", "SubjectAccessReviewSpec", False),
-    },
-    "LocalSubjectAccessReview": {
-        1: ("metadata", "ObjectMeta", False),
-        2: ("spec", "SubjectAccessReviewSpec", False),
-    },
-    "SubjectAccessReviewSpec": {
-        1: ("resourceAttributes", "ResourceAttributes", False),
-        2: ("nonResourceAttributes", "NonResourceAttributes", False),
-        3: ("user", "string", False),
-        4: ("groups", "string", True),
-        6: ("uid", "string", False),
-    },
-    "ResourceAttributes": {
-        1: ("namespace", "string", False),
-        2: ("verb", "string", False),
-        3: ("group", "string", False),
-        4: ("version", "string", False),
-        5: ("resource", "string", False),
-        6: ("subresource", "string", False),
-        7: ("name", "string", False),
-    },
-    "NonResourceAttributes": {1: ("path", "string", False), 2: ("verb", "string", False)},
-    "SelfSubjectRulesReview": {
-        1: ("metadata", "ObjectMeta", False),
-        2: ("spec", "SelfSubjectRulesReviewSpec", False),
-    },
-    "SelfSubjectRulesReviewSpec": {1: ("namespace", "string", False)},
-    "SelfSubjectReview": {1: ("metadata", "ObjectMeta", False)},
-    "TokenReview": {
-        1: ("metadata", "ObjectMeta", False),
-        2: ("spec", "TokenReviewSpec", False),
-    },
-    "TokenReviewSpec": {1: ("token", "string", False), 2: ("audiences", "string", True)},
-    "DeleteOptions": {
-        1: ("gracePeriodSeconds", "int", False),
-        2: ("preconditions", "Preconditions", False),
-        3: ("orphanDependents", "bool", False),
-        4: ("propagationPolicy", "string", False),
-        5: ("dryRun", "string", True),
-    },
-    "Preconditions": {1: ("uid", "string", False), 2: ("resourceVersion", "string", False)},
-    "Time": {1: ("seconds", "int", False), 2: ("nanos", "int", False)},
-}
+
+@functools.cache
+def messages() -> dict[str, dict[int, Field]]:
+    """The field table, parsed once: message name -> field number -> field."""
+    out: dict[str, dict[int, Field]] = {}
+    current: dict[int, Field] = {}
+    for line in TABLE.splitlines():
+        if line.startswith("@"):
+            current = out.setdefault(line[1:], {})
+        elif line:
+            num, name, kind, flags = line.split(" ")
+            current[int(num)] = (name, kind, flags)
+    return out
 
 
 class ProtobufError(ValueError):
@@ -228,7 +91,38 @@ def _signed(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _scalar(kind: str, value: Any) -> Any:
+def _stamp(buf: bytes, micro: bool) -> str | None:
+    parts = {n: v for n, _w, v in _fields(buf)}
+    seconds, nanos = _signed(int(parts.get(1, 0))), int(parts.get(2, 0))
+    if not seconds and not nanos:
+        return None
+    stamp = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    if micro:
+        return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos // 1000:06d}Z"
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _duration(nanos: int) -> str:
+    """Go's ``time.Duration.String`` form, as ``metav1.Duration`` serializes."""
+    if nanos == 0:
+        return "0s"
+    sign = "-" if nanos < 0 else ""
+    nanos = abs(nanos)
+    if nanos < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("\u00b5s", 1_000), ("ns", 1)):
+            if nanos >= size:
+                return f"{sign}{nanos / size:g}{unit}"
+    hours, rest = divmod(nanos, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    seconds = f"{rest / 1e9:.9f}".rstrip("0").rstrip(".")
+    if hours:
+        return f"{sign}{hours}h{minutes}m{seconds}s"
+    if minutes:
+        return f"{sign}{minutes}m{seconds}s"
+    return f"{sign}{seconds}s"
+
+
+def _scalar(kind: str, wire: int, value: Any) -> Any:
     if kind == "string":
         return bytes(value).decode()
     if kind == "bytes":
@@ -237,36 +131,85 @@ def _scalar(kind: str, value: Any) -> Any:
         return _signed(int(value))
     if kind == "bool":
         return bool(value)
-    if kind == "time":
-        t = decode_message("Time", bytes(value))
-        if not t.get("seconds"):
-            return None
-        stamp = dt.datetime.fromtimestamp(int(t.get("seconds", 0)), dt.UTC)
-        return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if kind == "double":
+        return struct.unpack("<d", bytes(value))[0] if wire == 1 else float(value)
+    if kind == "float":
+        return struct.unpack("<f", bytes(value))[0] if wire == 5 else float(value)
+    if kind in ("time", "microtime"):
+        return _stamp(bytes(value), kind == "microtime")
+    parts = {n: v for n, _w, v in _fields(bytes(value))}
+    if kind == "duration":
+        return _duration(_signed(int(parts.get(1, 0))))
+    if kind == "quantity":
+        return bytes(parts.get(1, b"")).decode()
+    if kind == "intorstring":
+        if int(parts.get(1, 0)) == 1:
+            return bytes(parts.get(3, b"")).decode()
+        return _signed(int(parts.get(2, 0)))
+    if kind == "rawjson":
+        raw = bytes(parts.get(1, b""))
+        try:
+            return orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError as exc:
+            raise ProtobufError(f"embedded object is not JSON: {exc}") from exc
     return decode_message(kind, bytes(value))
 
 
+def _packed(kind: str, value: bytes) -> list[Any]:
+    out: list[Any] = []
+    pos = 0
+    while pos < len(value):
+        item, pos = _varint(value, pos)
+        out.append(_scalar(kind, 0, item))
+    return out
+
+
 def decode_message(name: str, buf: bytes) -> JSON:
-    """Decode one message of the table into its JSON form (unknown fields are skipped)."""
-    table = MESSAGES[name]
+    """Decode one message of the table into its JSON form (unknown fields are skipped).
+
+    As kube-apiserver's decode then JSON encode: a zero scalar of a non-pointer
+    ``omitempty`` field is left out, a pointer's zero is kept, embedded messages are kept.
+    """
+    table = messages().get(name)
+    if table is None:
+        raise ProtobufError(f"no protobuf decoding for {name}")
     out: JSON = {}
-    for num, _wire, value in _fields(buf):
+    for num, wire, value in _fields(buf):
         spec = table.get(num)
-        if spec is None:
+        if spec is None or spec[1] == "skip":
             continue
-        key, kind, repeated = spec
+        key, kind, flags = spec
         if kind.startswith("map:"):
-            entry = {n: v for n, _w, v in _fields(bytes(value))}
-            k = bytes(entry.get(1, b"")).decode()
-            out.setdefault(key, {})[k] = _scalar(kind[4:], entry.get(2, b""))
-        elif repeated:
-            out.setdefault(key, []).append(_scalar(kind, value))
+            entry = {n: (w, v) for n, w, v in _fields(bytes(value))}
+            k = bytes(entry.get(1, (2, b""))[1]).decode()
+            vw, vv = entry.get(2, (2, b""))
+            out.setdefault(key, {})[k] = _scalar(kind[4:], vw, vv)
+        elif "r" in flags:
+            items = out.setdefault(key, [])
+            if wire == 2 and kind in ("int", "bool"):
+                items.extend(_packed(kind, bytes(value)))
+            else:
+                items.append(_scalar(kind, wire, value))
         else:
-            decoded = _scalar(kind, value)
-            if decoded in ("", 0, None) and kind in ("string", "bytes", "int", "time"):
+            decoded = _scalar(kind, wire, value)
+            if decoded is None:
+                continue
+            if "i" in flags and isinstance(decoded, dict):
+                out.update(decoded)
+                continue
+            droppable = kind in _OMITTABLE and "p" not in flags and "k" not in flags
+            if droppable and decoded in ("", 0):
                 continue
             out[key] = decoded
     return out
+
+
+def message_name(api_version: str, kind: str) -> str:
+    """The table's message for a kind (``meta.v1.<kind>`` for the meta kinds)."""
+    group, _, version = api_version.rpartition("/")
+    package = (group.split(".", 1)[0] or "core") + "." + version
+    name = f"{package}.{kind}"
+    return name if name in messages() else f"meta.v1.{kind}"
 
 
 def decode(body: bytes) -> JSON:
@@ -276,9 +219,10 @@ def decode(body: bytes) -> JSON:
     unknown = {n: v for n, _w, v in _fields(body[len(MAGIC) :])}
     type_meta = {n: bytes(v).decode() for n, _w, v in _fields(bytes(unknown.get(1, b"")))}
     api_version, kind = type_meta.get(1, ""), type_meta.get(2, "")
-    if kind not in MESSAGES or kind in ("ObjectMeta", "Time"):
+    name = message_name(api_version, kind)
+    if not kind or name not in messages():
         raise ProtobufError(f"protobuf encoding of {kind or 'this kind'} is not supported")
-    obj = decode_message(kind, bytes(unknown.get(2, b"")))
+    obj = decode_message(name, bytes(unknown.get(2, b"")))
     if api_version:
         obj["apiVersion"] = api_version
     obj["kind"] = kind

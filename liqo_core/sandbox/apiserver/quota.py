@@ -7,43 +7,22 @@ resources in ``spec.hard`` are reported but not enforced.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from fractions import Fraction
+
+from liqo_core.kube.quantity import BINARY_SI, DECIMAL_SI, parse_quantity
+from liqo_core.kube.quantity import format_quantity as _format_quantity
 
 from .types import JSON
 
 QUOTA_KEY = ("", "resourcequotas")
-_SUFFIX: dict[str, Fraction] = {
-    suffix: Fraction(value)
-    for suffix, value in {
-        "": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-        "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    }.items()
-}  # fmt: skip
-_SUFFIX["m"] = Fraction(1, 1000)
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
 _ALIASES = {"cpu": "requests.cpu", "memory": "requests.memory", "count/pods": "pods"}
 
 
-def parse_quantity(text: object) -> Fraction:
-    """A Kubernetes quantity (``500m``, ``1Gi``, ``2``) as an exact number."""
-    m = _QUANTITY.match(str(text).strip())
-    if not m or m.group(2) not in _SUFFIX:
-        raise ValueError(f"invalid quantity {text!r}")
-    return Fraction(m.group(1)) * _SUFFIX[m.group(2)]
-
-
 def format_quantity(value: Fraction, resource: str) -> str:
-    """A compact quantity: millicores for CPU, binary suffixes for memory."""
-    if "cpu" in resource:
-        milli = value * 1000
-        return str(int(value)) if value.denominator == 1 else f"{int(milli)}m"
-    for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
-        unit = _SUFFIX[suffix]
-        if value >= unit and value % unit == 0:
-            return f"{int(value / unit)}{suffix}"
-    return str(int(value))
+    """The canonical text of a usage: binary SI for memory and storage, else decimal SI."""
+    binary = "memory" in resource or "storage" in resource
+    return _format_quantity(value, BINARY_SI if binary else DECIMAL_SI)
 
 
 def pod_usage(pod: JSON) -> dict[str, Fraction]:

@@ -59,7 +59,7 @@ class TypeRegistry:
         self.virtual: dict[tuple[str, str], ResourceType] = {}
         for rt in BUILTIN_TYPES:
             self._types[(rt.group, rt.version, rt.resource)] = rt
-            self._storage[(rt.group, rt.resource)] = rt
+            self._storage.setdefault((rt.group, rt.resource), rt)
 
     def add_virtual(self, rt: ResourceType) -> None:
         """Serve a create-only kind (access and token reviews)."""

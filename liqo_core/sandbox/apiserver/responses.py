@@ -24,8 +24,12 @@ class Target:
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
-    """``body`` serialized with orjson."""
-    return web.Response(body=orjson.dumps(body), status=status, content_type=JSON_TYPE)
+    """``body`` serialized with orjson, newline-terminated as Go's ``json.Encoder`` writes it."""
+    return web.Response(
+        body=orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE),
+        status=status,
+        content_type=JSON_TYPE,
+    )
 
 
 def error_response(err: APIError) -> web.Response:

@@ -37,6 +37,9 @@ def selector_string(selector: Any) -> str:
         return selector
     if not isinstance(selector, dict):
         return ""
+    if not {"matchLabels", "matchExpressions"} & selector.keys():
+        # A ReplicationController's selector is a plain label map.
+        return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
     terms = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
     for expr in selector.get("matchExpressions") or []:
         op = expr.get("operator")

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from liqo_core.kube import names
+
 __all__ = [
     "FieldRequirement",
     "FieldSelector",
@@ -33,9 +35,6 @@ class SelectorError(ValueError):
 
 
 _NAME_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DNS1123_SUBDOMAIN_RE = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
 _NAME_MSG = (
     "name part must consist of alphanumeric characters, '-', '_' or '.', and must start "
     "and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', "
@@ -55,15 +54,7 @@ def _key_problems(key: str) -> list[str]:
     if sep and not prefix:
         problems.append("prefix part must be non-empty")
     elif sep:
-        if len(prefix) > 253:
-            problems.append("prefix part must be no more than 253 characters")
-        if not _DNS1123_SUBDOMAIN_RE.match(prefix):
-            problems.append(
-                "prefix part a lowercase RFC 1123 subdomain must consist of lower case "
-                "alphanumeric characters, '-' or '.', and must start and end with an "
-                "alphanumeric character (e.g. 'example.com', regex used for validation is "
-                "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-            )
+        problems += [f"prefix part {p}" for p in names.dns1123_subdomain_problems(prefix)]
     if "/" in prefix:
         problems.append(
             "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and "

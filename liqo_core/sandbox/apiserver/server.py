@@ -37,6 +37,7 @@ from .types import (
     SubresourceHandler,
     UserInfo,
 )
+from .version import VERSION_INFO
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +82,17 @@ def _default_manager(request: web.Request) -> str:
     return agent.split("/", 1)[0][:128] or "unknown"
 
 
+DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
+"""kube-apiserver's default ``--service-cluster-ip-range``."""
+
+
 class APIServer:
     """Store, engine, controllers and the aiohttp application of one emulated cluster."""
 
-    def __init__(self, history_size: int = 20000) -> None:
+    def __init__(self, history_size: int = 20000, service_cidr: str = DEFAULT_SERVICE_CIDR) -> None:
         self.registry = TypeRegistry()
         self.store = Store(history_size=history_size)
-        self.engine = Engine(self.registry, self.store)
+        self.engine = Engine(self.registry, self.store, service_cidr)
         self.internal = InternalClient(self.engine)
         self.crds = CRDController(self.registry, self.store, self.engine)
         self.collector = Collector(self.engine)
@@ -131,7 +136,8 @@ class APIServer:
                     "labels": {"component": "apiserver", "provider": "kubernetes"},
                 },
                 "spec": {
-                    "clusterIP": "10.96.0.1",
+                    # The first address of the range, as kube-apiserver reserves it.
+                    "clusterIP": self.engine.services.first_ip,
                     "ports": [{"name": "https", "port": 443, "targetPort": 6443}],
                 },
             }
@@ -280,7 +286,7 @@ class APIServer:
         if head in ("healthz", "readyz", "livez"):
             return web.Response(text="ok", content_type="text/plain")
         if head == "version":
-            return json_response(discovery.VERSION_INFO)
+            return json_response(VERSION_INFO)
         if head == "api":
             if len(parts) == 1:
                 return json_response(discovery.core_versions())

@@ -254,6 +254,13 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
         _s("Ready", _get(".status.readyReplicas", 0), "integer"),
         AGE,
     ],
+    ("", "replicationcontrollers"): [
+        NAME,
+        _s("Desired", _get(".spec.replicas", 0), "integer"),
+        _s("Current", _get(".status.replicas", 0), "integer"),
+        _s("Ready", _get(".status.readyReplicas", 0), "integer"),
+        AGE,
+    ],
     ("coordination.k8s.io", "leases"): [
         NAME,
         _s("Holder", _get(".spec.holderIdentity", "")),

@@ -91,18 +91,16 @@ class APIError(Exception):
         self.details = details
 
     def to_status(self) -> JSON:
-        """The ``Status`` body Kubernetes would send."""
-        body: JSON = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        }
+        """The ``Status`` body Kubernetes would send, in its field order (omitempty fields)."""
+        body: JSON = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
+        if self.message:
+            body["message"] = self.message
+        if self.reason:
+            body["reason"] = self.reason
         if self.details is not None:
             body["details"] = self.details
+        if self.code:
+            body["code"] = self.code
         return body
 
 

@@ -188,16 +188,24 @@ VALIDATORS: dict[tuple[str, str], Callable[[JSON, JSON | None], list[Cause]]] = 
 
 
 def normalize_secret(obj: JSON) -> None:
-    """Fold ``stringData`` into ``data`` and check ``data`` is base64 (400 otherwise)."""
+    """Fold ``stringData`` into ``data`` and check ``data`` is base64 (400 otherwise).
+
+    As Go's base64 decoder, line breaks inside a value (a YAML block scalar) are skipped;
+    the value is stored in its canonical encoding, as kube-apiserver returns it.
+    """
     data = obj.get("data") or {}
+    canonical: JSON = {}
     for key, value in data.items():
         try:
-            base64.b64decode(str(value), validate=True)
+            text = str(value).replace("\r", "").replace("\n", "")
+            canonical[key] = base64.b64encode(base64.b64decode(text, validate=True)).decode()
         except (binascii.Error, ValueError) as exc:
             raise errors.bad_request(
                 f'Secret in version "v1" cannot be handled as a Secret: illegal base64 data '
                 f"at input byte for key {key!r}"
             ) from exc
+    if canonical != data:
+        data = obj["data"] = canonical
     string_data = obj.pop("stringData", None)
     if string_data:
         data = dict(data)

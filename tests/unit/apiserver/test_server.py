@@ -164,11 +164,11 @@ async def test_protobuf_configmap_create_is_decoded(http):
     assert (created["metadata"]["name"], created["data"]) == ("pb", {"k": "v"})
 
 
-async def test_protobuf_of_unsupported_kind_is_415(http):
+async def test_protobuf_of_a_kind_without_protobuf_form_is_415(http):
     def field(num, payload):
         return bytes([num << 3 | 2, len(payload)]) + payload
 
-    body = b"k8s\x00" + field(1, field(1, b"apps/v1") + field(2, b"Deployment")) + field(2, b"")
+    body = b"k8s\x00" + field(1, field(1, b"example.com/v1") + field(2, b"Widget")) + field(2, b"")
     resp = await http.post(
         "/apis/apps/v1/namespaces/default/deployments",
         data=body,
@@ -205,6 +205,28 @@ async def test_virtual_review_kinds_are_discoverable_and_create_only():
         assert resp.status == 201
         assert (await resp.json())["status"] == {"allowed": True}
         assert (await client.get(path)).status == 405
+    finally:
+        await client.close()
+        await server.stop()
+
+
+async def test_cluster_ips_come_from_the_configured_service_cidr():
+    import ipaddress
+
+    server = APIServer(service_cidr="10.201.0.0/16")
+    server.set_security(AllowAll())
+    await server.start()
+    client = TestClient(TestServer(server.app()))
+    await client.start_server()
+    try:
+        svc = await (await client.get("/api/v1/namespaces/default/services/kubernetes")).json()
+        assert svc["spec"]["clusterIP"] == "10.201.0.1"
+        body = {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}}
+        resp = await client.post("/api/v1/namespaces/default/services", json=body)
+        created = await resp.json()
+        assert ipaddress.ip_address(created["spec"]["clusterIP"]) in ipaddress.ip_network(
+            "10.201.0.0/16"
+        )
     finally:
         await client.close()
         await server.stop()

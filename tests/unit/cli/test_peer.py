@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from liqo_auth.cli.steps import TenantNamespaces
 
 from liqo_core import hookimpl, load_settings
 from liqo_core._runtime.plugins import load_runtime
@@ -306,3 +307,29 @@ def test_api_errors_become_one_line_step_errors() -> None:
         undo_steps([Refused(ApiException(500, "Internal Server Error", "not json"))], context())
     with pytest.raises(ZeroDivisionError):  # bugs are not disguised as API errors
         run_steps([Refused(ZeroDivisionError("x"))], context())
+
+
+@dataclass
+class Keeping(Step):
+    """A step whose undo leaves its objects on purpose, and says so."""
+
+    def undo(self, ctx: PeeringContext) -> None:
+        super().undo(ctx)
+        ctx.outcome = "kept"
+
+
+def test_undo_reports_what_each_step_actually_did() -> None:
+    journal: list[str] = []
+    chosen = [Keeping("namespaces", PeeringPhase.NAMESPACES, journal),
+              Step("slice", PeeringPhase.RESOURCES, journal)]  # fmt: skip
+    ctx = context()
+    reported: list[tuple[str, str | None]] = []
+    undo_steps(chosen, ctx, lambda step: reported.append((step.name, ctx.outcome)))
+    # One step's outcome does not leak into the next one's.
+    assert reported == [("slice", None), ("namespaces", "kept")]
+
+
+def test_plain_unpeer_keeps_the_tenant_namespaces_and_says_so() -> None:
+    ctx = context()
+    TenantNamespaces().undo(ctx)  # touches no cluster: consumer and provider are None
+    assert ctx.outcome == "kept (use --delete-namespaces to remove them)"

@@ -22,6 +22,7 @@ import helm_python as helm
 import pytest
 import typer
 import yaml
+from liqo_auth.settings import AuthenticationSettings
 
 from liqo_core.api import ObjectMeta, consts, model_for
 from liqo_core.cli.app import build_app
@@ -116,8 +117,8 @@ def _check_values(doc: dict[str, Any], tmp_path: Path) -> None:
     config_map = yaml.safe_load(rendered["liqo/templates/controller-manager-configmap.yaml"])
     config = tmp_path / "config.yaml"
     config.write_text(config_map["data"]["config.yaml"])
-    settings = load_settings(config)
-    assert settings.authentication.identity_provider == doc["authentication"]["identityProvider"]
+    auth = load_settings(config).section(AuthenticationSettings)
+    assert auth.identity_provider == doc["authentication"]["identityProvider"]
 
 
 @pytest.mark.parametrize(

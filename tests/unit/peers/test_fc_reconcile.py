@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
+from collections.abc import AsyncIterator
 from typing import Any
 
 import kopf
 import pytest
 
 from liqo_core import LiqoSettings, load_runtime
-from liqo_core.kube import Kube
-from liqo_core.peers import ModulePeerStatus, PeerCondition, PeerStatusSource, WatchedResource
+from liqo_core.kube import Kube, KubeTarget
+from liqo_core.peers import (
+    ModulePeerStatus,
+    PeerCondition,
+    PeerStatusSource,
+    WatchedResource,
+    controller,
+)
 from liqo_core.peers.controller import (
     FOREIGN_CLUSTERS,
     ForeignClusterReconciler,
@@ -134,3 +143,61 @@ def test_the_authentication_module_contributes_a_source() -> None:
             "resourceslices",
             "secrets",
         }
+
+
+async def test_a_burst_of_changes_costs_one_reconciliation(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, peers, reconciler = world
+    peers.consumers.add("c")
+
+    @contextlib.asynccontextmanager
+    async def shared_client(target: KubeTarget) -> AsyncIterator[FakeKube]:
+        yield api
+
+    monkeypatch.setattr(controller, "kube_client", shared_client)
+    reconciler.coalesce = 0.05
+    done: list[str] = []
+    reconcile = reconciler.reconcile
+
+    async def counted(kube: Any, peer: str) -> None:
+        await reconcile(kube, peer)
+        done.append(peer)
+
+    reconciler.reconcile = counted
+    # A peering's dozen events, as its objects are created one after the other.
+    await asyncio.gather(*(reconciler.request(KubeTarget(), "c") for _ in range(12)))
+    assert done == ["c"]
+    assert api.objects[foreign_cluster_path("c")]["status"]["role"] == "Consumer"
+
+    # A change after the reconciliation is seen by another one.
+    peers.consumers.clear()
+    await reconciler.request(KubeTarget(), "c")
+    assert done == ["c", "c"]
+    assert api.objects == {}
+
+
+async def test_event_handlers_only_enqueue_and_stop_cancels_what_is_pending(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, peers, reconciler = world
+    peers.consumers.add("c")
+
+    @contextlib.asynccontextmanager
+    async def shared_client(target: KubeTarget) -> AsyncIterator[FakeKube]:
+        yield api
+
+    monkeypatch.setattr(controller, "kube_client", shared_client)
+    reconciler.coalesce = 0.05
+    for _ in range(12):
+        reconciler.enqueue(KubeTarget(), "c")  # returns at once: nothing reconciled yet
+    assert api.objects == {}
+    await reconciler.stop()
+    assert api.objects == {}  # cancelled before its turn
+
+    for _ in range(12):
+        reconciler.enqueue(KubeTarget(), "c")
+    assert len(reconciler._tasks) == 1  # one reconciliation scheduled for the burst
+    await asyncio.wait(set(reconciler._tasks))
+    assert api.objects[foreign_cluster_path("c")]["status"]["role"] == "Consumer"
+    assert api.patches == 1

@@ -5,10 +5,19 @@ from __future__ import annotations
 import aiohttp
 import kopf
 import pytest
+from prometheus_client import CollectorRegistry
 
+from liqo_core import load_runtime
+from liqo_core._runtime.component import (
+    ComponentContext,
+    ComponentHost,
+    HostOptions,
+    ProcessMetrics,
+)
+from liqo_core._runtime.controller_manager import ControllerManager
 from liqo_core._runtime.health import metrics_app, probes_app, start_server
 from liqo_core._runtime.metrics import ControllerManagerMetrics
-from liqo_core._runtime.operator import ControllerManager, ManagerOptions, ModuleOperator
+from liqo_core._runtime.operator import ModuleOperator
 from liqo_core.kube import KubeTarget
 from liqo_core.settings import LiqoSettings
 
@@ -40,9 +49,10 @@ async def test_probes_answer_ok_or_the_reason():
 
 
 async def test_metrics_are_served_in_prometheus_text_format():
-    metrics = ControllerManagerMetrics(["networking", "offloading"])
-    metrics.leader.set(1)
-    server = await start_server(metrics_app(metrics.registry), "127.0.0.1", 0)
+    registry = CollectorRegistry()
+    ProcessMetrics("controller-manager", registry).leader.set(1)
+    ControllerManagerMetrics(["networking", "offloading"], registry)
+    server = await start_server(metrics_app(registry), "127.0.0.1", 0)
     try:
         status, body, content_type = await _get(server.port, "/metrics")
     finally:
@@ -65,29 +75,31 @@ async def test_busy_port_is_an_os_error():
         await first.stop()
 
 
-def _manager(modules: list[str]) -> ControllerManager:
-    registries = {name: kopf.OperatorRegistry() for name in modules}
-    options = ManagerOptions(target=KubeTarget(), identity="me")
-    return ControllerManager(LiqoSettings(modules=[]), registries, options)
+def _host() -> tuple[ComponentHost, ControllerManager]:
+    settings = LiqoSettings(modules=[])
+    runtime = load_runtime(settings)
+    context = ComponentContext(settings, runtime, KubeTarget(), "me", CollectorRegistry())
+    manager = ControllerManager(context)
+    return ComponentHost(manager, HostOptions(target=KubeTarget(), identity="me")), manager
 
 
 def test_standby_is_ready_and_a_leader_waits_for_its_modules():
-    manager = _manager(["networking", "offloading"])
-    assert manager.liveness() is None
-    assert manager.readiness() is None  # standby
+    host, manager = _host()
+    assert host.liveness() is None
+    assert host.readiness() is None  # standby
     manager.operators = [
         ModuleOperator(name, kopf.OperatorRegistry(), kopf.OperatorSettings(), kopf.Memo())
         for name in ("networking", "offloading")
     ]
-    manager.leading = True
-    assert manager.readiness() == "modules not ready: networking, offloading"
+    host.leading = True
+    assert host.readiness() == "modules not ready: networking, offloading"
     manager.operators[0].ready.set()
-    assert manager.readiness() == "modules not ready: offloading"
+    assert host.readiness() == "modules not ready: offloading"
     manager.operators[1].ready.set()
-    assert manager.readiness() is None
+    assert host.readiness() is None
 
 
 def test_leader_without_modules_is_ready():
-    manager = _manager([])
-    manager.leading = True
-    assert manager.readiness() is None
+    host, _ = _host()
+    host.leading = True
+    assert host.readiness() is None

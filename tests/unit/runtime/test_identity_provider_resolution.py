@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from liqo_auth.providers.kubernetes_csr import KubernetesCSRProvider
 from liqo_auth.providers.serviceaccount_token import ServiceAccountTokenProvider
+from liqo_auth.settings import auth_settings
 
 from liqo_core import LiqoSettings, SettingsError, load_runtime
 from liqo_core.identity import IdentityProvider
@@ -51,9 +52,19 @@ def installed(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def resolve(*modules: str, **authentication: object) -> IdentityProvider:
-    settings = LiqoSettings(modules=list(modules), authentication=authentication)  # type: ignore[arg-type]
+    settings = LiqoSettings(modules=list(modules), authentication=authentication)
     with load_runtime(settings) as runtime:
-        return runtime.identity_provider()
+        return runtime.identity_provider(auth_settings(settings).identity_provider)
+
+
+def test_the_authentication_module_refuses_an_unknown_provider_at_registration() -> None:
+    settings = LiqoSettings(
+        modules=["authentication"], authentication={"identityProvider": "no-such-provider"}
+    )
+    with load_runtime(settings) as runtime, pytest.raises(SettingsError) as raised:
+        runtime.module_registries()
+    assert "authentication.identityProvider" in str(raised.value)
+    assert "'no-such-provider'" in str(raised.value)
 
 
 def test_kubernetes_csr_is_the_default() -> None:

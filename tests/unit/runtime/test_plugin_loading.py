@@ -402,6 +402,7 @@ def test_plugin_manager_knows_every_spec() -> None:
         "liqo_identity_provider",
         "liqo_peer_status_sources",
         "liqo_peering_steps",
+        "liqo_replicated_resources",
     }
     assert pm.hook.liqo_configure.spec is not None
     assert pm.hook.liqo_configure.spec.opts["historic"]

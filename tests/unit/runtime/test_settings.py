@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from liqo_auth.settings import AuthenticationSettings
 
 from liqo_core import LiqoSettings, SettingsError, load_settings
 
@@ -18,7 +19,6 @@ networking:
     wireguard: {implementation: userspace}
 authentication:
   tlsCompatibilityMode: true
-offloading:
   defaultNodeResources: {cpu: "8", memory: 16Gi}
 controllerManager:
   leaderElection: {enabled: false, leaseName: my.lease, leaseDuration: 1m30s}
@@ -52,14 +52,16 @@ def test_defaults_follow_upstream() -> None:
     assert settings.modules == ["networking", "authentication", "offloading"]
     assert settings.networking.transport == "wireguard"
     assert settings.networking.transport_options("wireguard") == {}
-    assert not settings.authentication.tls_compatibility_mode
-    assert settings.authentication.default_resource_slice_class_enabled
-    assert settings.offloading.default_node_resources == {
+    auth = settings.section(AuthenticationSettings)
+    assert not auth.tls_compatibility_mode
+    assert auth.default_resource_slice_class_enabled
+    assert auth.default_node_resources == {
         "cpu": "4",
         "memory": "8Gi",
         "pods": "110",
         "ephemeral-storage": "20Gi",
     }
+    assert auth.default_limits_enforcement == "None"
     election = settings.controller_manager.leader_election
     assert election.enabled
     assert election.lease_name == "66cf253f.ctrlmgr.liqo.io"
@@ -79,8 +81,9 @@ def test_file_keys_are_camel_case(config_file: Path) -> None:
     assert settings.namespace == "liqo-system"
     assert settings.modules == ["networking", "offloading"]
     assert settings.networking.transport_options("wireguard") == {"implementation": "userspace"}
-    assert settings.authentication.tls_compatibility_mode
-    assert settings.offloading.default_node_resources == {"cpu": "8", "memory": "16Gi"}
+    auth = settings.section(AuthenticationSettings)
+    assert auth.tls_compatibility_mode
+    assert auth.default_node_resources == {"cpu": "8", "memory": "16Gi"}
     election = settings.controller_manager.leader_election
     assert (election.enabled, election.lease_name, election.lease_duration) == (
         False,
@@ -148,15 +151,20 @@ def test_unreadable_yaml_is_one_line(tmp_path: Path) -> None:
     [
         (
             {"clusterID": "Not_DNS"},
-            "invalid setting clusterID (LIQO_CLUSTER_ID): 'Not_DNS' is not a DNS-1123 label",
+            "invalid setting clusterID (LIQO_CLUSTER_ID): 'Not_DNS' is not a valid DNS-1123 label",
         ),
         ({"namespace": "-x"}, "invalid setting namespace (LIQO_NAMESPACE)"),
         ({"modules": ["networking", "networking"]}, "modules listed more than once: networking"),
         ({"modules": ["core"]}, "'core' is the controller-manager's always-on operator"),
-        ({"moduleOptions": {"Bad Name": {}}}, "invalid setting moduleOptions"),
         (
-            {"controllerManager": {"defaultLimitsEnforcement": "Strict"}},
-            "invalid setting controllerManager.defaultLimitsEnforcement",
+            {"authentication": {"defaultLimitsEnforcement": "Strict"}},
+            "invalid setting authentication.defaultLimitsEnforcement "
+            "(LIQO_AUTHENTICATION__DEFAULT_LIMITS_ENFORCEMENT)",
+        ),
+        ({"authentication": "yes"}, "invalid setting authentication: must be a mapping"),
+        (
+            {"controllerManager": {"defaultLimitsEnforcement": "None"}},
+            "invalid setting controllerManager.defaultLimitsEnforcement: Extra inputs",
         ),
         ({"modules": ["Bad Name"]}, "invalid setting modules.0 (LIQO_MODULES)"),
         ({"networking": {"transport": "Wire Guard"}}, "invalid setting networking.transport"),
@@ -171,10 +179,10 @@ def test_unreadable_yaml_is_one_line(tmp_path: Path) -> None:
             "controllerManager.leaderElection.renewDeadline",
         ),
         (
-            {"offloading": {"defaultNodeResources": {"memory": "lots"}}},
+            {"authentication": {"defaultNodeResources": {"memory": "lots"}}},
             "memory: 'lots' is not a Kubernetes quantity",
         ),
-        ({"colour": "blue"}, "invalid setting colour: Extra inputs are not permitted"),
+        ({"colour": "blue"}, "unknown setting colour: no installed plugin declares"),
     ],
 )
 def test_invalid_values_name_the_field(values: dict[str, object], message: str) -> None:
@@ -195,9 +203,32 @@ def test_settings_are_immutable() -> None:
         settings.namespace = "x"  # type: ignore[misc]
 
 
-def test_third_party_module_options_are_kept_per_module(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("modules: [widgets]\nmoduleOptions: {widgets: {period: 5}}\n")
-    settings = load_settings(config)
-    assert settings.options_of("widgets") == {"period": 5}
-    assert settings.options_of("gadgets") == {}
+def test_a_section_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIQO_AUTHENTICATION__IDENTITY_PROVIDER", "serviceaccount-token")
+    monkeypatch.setenv("LIQO_AUTHENTICATION__CLUSTER_LABELS", '{"region": "eu"}')
+    monkeypatch.setenv("LIQO_AUTHENTICATION__API_SERVER__ADDRESS", "https://x:6443")
+    auth = load_settings(authentication={"tlsCompatibilityMode": True}).section(
+        AuthenticationSettings
+    )
+    assert auth.identity_provider == "serviceaccount-token"
+    assert auth.cluster_labels == {"region": "eu"}
+    assert auth.api_server.address == "https://x:6443"
+    assert auth.tls_compatibility_mode
+
+
+def test_a_bad_section_in_the_environment_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LIQO_AUTHENTICATION__CREDENTIAL_LIFETIME", "soon")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(
+        "invalid setting authentication.credentialLifetime "
+        "(LIQO_AUTHENTICATION__CREDENTIAL_LIFETIME): 'soon' is not a duration"
+    )
+
+
+def test_a_section_is_validated_once_and_typed() -> None:
+    settings = load_settings()
+    assert settings.section(AuthenticationSettings) is settings.section(AuthenticationSettings)
+    assert settings.section_keys() == []

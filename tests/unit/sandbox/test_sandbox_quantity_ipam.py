@@ -6,14 +6,14 @@ from fractions import Fraction
 
 import pytest
 
-from liqo_core.sandbox.backoff import RestartBackoff
+from liqo_core.kube import Backoff
+from liqo_core.kube.quantity import parse_quantity
 from liqo_core.sandbox.ipam import (
     IPExhaustedError,
     PodIPAllocator,
     gateway_ip,
     node_pod_cidr,
 )
-from liqo_core.sandbox.quantity import parse_quantity
 
 
 @pytest.mark.parametrize(
@@ -77,6 +77,7 @@ def test_reserve_restores_known_addresses_and_refuses_conflicts() -> None:
 
 
 def test_backoff_doubles_caps_and_resets() -> None:
-    backoff = RestartBackoff(initial=10, cap=40, reset_after=600)
-    assert [backoff.next_delay(1) for _ in range(4)] == [10, 20, 40, 40]
-    assert backoff.next_delay(601) == 10
+    backoff = Backoff(initial=10, cap=40)
+    assert [backoff.next_delay() for _ in range(4)] == [10, 20, 40, 40]
+    backoff.reset()
+    assert backoff.next_delay() == 10

@@ -12,15 +12,15 @@ import pytest
 from aiohttp import web
 
 from liqo_core.sandbox import apiproxy, netns
+from liqo_core.sandbox.controllerruntime import run_when_synced, work_queue
 from liqo_core.sandbox.icmp import ping
-from liqo_core.sandbox.informer import WorkQueue
 from liqo_core.sandbox.probes import run_probe
 from liqo_core.sandbox.state import SandboxState, plan_cluster
 from liqo_core.sandbox.supervisor import summarise
 
 
 async def test_work_queue_deduplicates_and_retries() -> None:
-    queue = WorkQueue()
+    queue = work_queue()
     seen: list[str] = []
     done = asyncio.Event()
 
@@ -33,7 +33,7 @@ async def test_work_queue_deduplicates_and_retries() -> None:
 
     for key in ("a", "a", "flaky", "a"):
         queue.add(key)
-    worker = asyncio.create_task(queue.run(reconcile, "test"))
+    worker = asyncio.create_task(run_when_synced(queue, reconcile, "test"))
     await asyncio.wait_for(done.wait(), 5)
     worker.cancel()
     assert seen.count("a") == 1

@@ -8,19 +8,27 @@ from typing import Any
 
 import kopf
 
-from liqo_auth import identity, nonce, renew, tenant
+from liqo_auth import identity, nonce, renew, tenant, webhooks
 from liqo_auth.keys import ensure_keys
 from liqo_auth.kube import operator_api
 from liqo_auth.reconcile import with_retries
 from liqo_auth.resourceslice import identity_creator, local, quota, remote
+from liqo_auth.settings import auth_settings
 from liqo_core import LiqoSettings
+from liqo_core.identity import IdentityProvider
 from liqo_core.kube import KubeTarget
 
 logger = logging.getLogger(__name__)
 
+#: The module whose presence starts the cross-module ``quotacreator``.
+OFFLOADING_MODULE = "offloading"
 
-def register(registry: kopf.OperatorRegistry, settings: LiqoSettings) -> None:
-    """Cluster identity at start-up, then the nonce, tenant and identity controllers."""
+
+def register(
+    registry: kopf.OperatorRegistry, settings: LiqoSettings, provider: IdentityProvider
+) -> None:
+    """Cluster identity at start-up, then the nonce, tenant and identity controllers;
+    ``provider`` issues consumers' credentials (``memo.identity_provider``)."""
 
     background: set[asyncio.Task[None]] = set()
 
@@ -30,11 +38,15 @@ def register(registry: kopf.OperatorRegistry, settings: LiqoSettings) -> None:
                 await ensure_keys(
                     api,
                     settings.namespace,
-                    rsa_compatible=settings.authentication.tls_compatibility_mode,
+                    rsa_compatible=auth_settings(settings).tls_compatibility_mode,
                 )
 
         while not await with_retries(logger, "this cluster's key pair", work):
             pass  # keep trying: nothing can be signed without it
+
+    @kopf.on.startup(registry=registry, id="authentication-provider")
+    def identity_provider(memo: kopf.Memo, **_: Any) -> None:
+        memo.identity_provider = provider
 
     @kopf.on.startup(registry=registry, id="authentication-keys")
     async def cluster_identity(memo: kopf.Memo, **_: Any) -> None:
@@ -57,5 +69,9 @@ def register(registry: kopf.OperatorRegistry, settings: LiqoSettings) -> None:
     identity.register(registry, settings)
     renew.register(registry, settings)
     local.register(registry, settings)
-    quota.register(registry, settings)
+    if OFFLOADING_MODULE in settings.modules:
+        # Upstream's quotacreator is an authentication+offloading controller: Quotas are
+        # what the offloading module's ShadowPod admission enforces.
+        quota.register(registry, settings)
     identity_creator.register(registry, settings)
+    webhooks.register(registry, settings)

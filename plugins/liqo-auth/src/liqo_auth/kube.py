@@ -1,29 +1,28 @@
 """The module's asynchronous API access to the cluster its kopf operator watches.
 
-Clients are built from ``memo.kube_target``, the target the operator itself logs in to,
-re-read for every client so rotated credentials are picked up.
+Clients for ``memo.kube_target`` (the target the operator itself logs in to) come from the
+operator loop's shared cache (:func:`liqo_core.kube.kube_client`): one client per target,
+renewed after a time-to-live so rotated credentials are picked up, dropped on a 401, and
+closed by the runtime when the operator stops.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import quote
 
-from liqo_core.kube import Kube, KubeTarget
+from liqo_core.kube import Kube, KubeTarget, kube_client
 
 
-@asynccontextmanager
-async def operator_api(target: KubeTarget) -> AsyncIterator[Kube]:
-    """A :class:`~liqo_core.kube.Kube` client for ``target`` (``memo.kube_target``: the
-    operator's cluster and credentials), closed on exit."""
-    kube = await Kube.from_target(target)
-    try:
-        yield kube
-    finally:
-        await kube.close()
+def operator_api(target: KubeTarget) -> AbstractAsyncContextManager[Kube]:
+    """The shared :class:`~liqo_core.kube.Kube` client for ``target``
+    (``memo.kube_target``: the operator's cluster and credentials), for an ``async with``.
+
+    Never close it: the cache does (see :func:`liqo_core.kube.kube_client`).
+    """
+    return kube_client(target)
 
 
 def secrets_path(namespace: str, name: str | None = None) -> str:

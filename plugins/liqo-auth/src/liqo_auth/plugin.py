@@ -9,28 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import kopf
+import pluggy
 import typer
 
+from liqo_auth.settings import auth_settings
 from liqo_core import LiqoSettings, ModuleInfo, hookimpl
 from liqo_core.identity import IdentityProvider
 from liqo_core.peering import PeeringStep
 from liqo_core.peers import PeerStatusSource
+from liqo_core.replication import ReplicatedResource
 
 INFO = ModuleInfo(
     description="Declarative peering: key-exchange handshake, tenants, identities, slices",
     api_groups=("authentication.liqo.io",),
     kinds=("Tenant", "Identity", "ResourceSlice", "Renew"),
-    controllers=(
-        "secret_noncecreator",
-        "secret_noncesigner",
-        "tenant",
-        "identity",
-        "resourceslice_local",
-        "resourceslice_remote",
-        "identity_creator",
-        "renew_local",
-        "renew_remote",
-    ),
     values_key="authentication",
 )
 
@@ -47,15 +39,23 @@ class AuthenticationModule:
         return INFO
 
     @hookimpl
-    def liqo_register_handlers(self, registry: kopf.OperatorRegistry) -> None:
-        """Start-up key pair, nonce, tenant and identity controllers."""
+    def liqo_register_handlers(
+        self, registry: kopf.OperatorRegistry, hooks: pluggy.HookRelay
+    ) -> None:
+        """Start-up key pair, nonce, tenant and identity controllers, with the identity
+        provider ``authentication.identityProvider`` names (any enabled plugin may answer)."""
         from liqo_auth.controllers import register
+        from liqo_core.identity import resolve_identity_provider
 
-        register(registry, self.settings)
+        name = auth_settings(self.settings).identity_provider
+        register(registry, self.settings, resolve_identity_provider(hooks, name, self.settings))
 
-        from liqo_auth import replication  # CRD replicator (NamespaceMap, ResourceSlice, Renew)
+    @hookimpl
+    def liqo_replicated_resources(self) -> list[ReplicatedResource]:
+        """ResourceSlices and Renews travel to the provider (spec out, status back)."""
+        from liqo_core.api.authentication_v1beta1 import Renew, ResourceSlice
 
-        replication.register(registry, self.settings)
+        return [ReplicatedResource.of(ResourceSlice), ReplicatedResource.of(Renew)]
 
     @hookimpl(trylast=True)
     def liqo_identity_provider(self, name: str) -> IdentityProvider | None:
@@ -64,7 +64,7 @@ class AuthenticationModule:
         from liqo_auth.providers.kubernetes_csr import KubernetesCSRProvider
         from liqo_auth.providers.serviceaccount_token import ServiceAccountTokenProvider
 
-        lifetime = self.settings.authentication.credential_lifetime
+        lifetime = auth_settings(self.settings).credential_lifetime
         providers: dict[str, Callable[[], IdentityProvider]] = {
             KubernetesCSRProvider.name: lambda: KubernetesCSRProvider(lifetime),
             ServiceAccountTokenProvider.name: lambda: ServiceAccountTokenProvider(lifetime),

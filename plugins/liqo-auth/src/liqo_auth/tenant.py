@@ -53,6 +53,7 @@ from liqo_auth.names import (
 )
 from liqo_auth.reconcile import Requeue, with_retries
 from liqo_auth.renew import MIN_RENEW_DELAY, RenewalTimers, renewal_time
+from liqo_auth.settings import auth_settings
 from liqo_core import LiqoSettings
 from liqo_core.api.authentication_v1beta1 import GROUP, VERSION, ResourceSlice, TenantSpec
 from liqo_core.api.consts import (
@@ -200,8 +201,9 @@ async def store_certificate(api: Kube, namespace: str, consumer: str, certificat
 async def cluster_ca(api: Kube, settings: LiqoSettings) -> bytes:
     """The CA consumers trust this cluster's API server with: the settings' ``apiServer.ca``,
     else the CA the controller-manager trusts, else ``kube-root-ca.crt``."""
-    if settings.api_server.ca:
-        return settings.api_server.ca.encode()
+    configured = auth_settings(settings).api_server.ca
+    if configured:
+        return configured.encode()
     liqo_namespace = settings.namespace
     ca_path = api.api.configuration.ssl_ca_cert
     if ca_path:
@@ -215,8 +217,9 @@ async def cluster_ca(api: Kube, settings: LiqoSettings) -> bytes:
 
 def api_server_url(api: Kube, settings: LiqoSettings) -> str:
     """The API server URL consumers use: the settings' override, else this client's URL."""
-    if settings.api_server.address:
-        return settings.api_server.address
+    address = auth_settings(settings).api_server.address
+    if address:
+        return address
     host = api.api.configuration.host
     if not host:
         raise Requeue("the API server URL is unknown")
@@ -299,7 +302,7 @@ async def _control_plane_credential(
     """
     api, tenant_ns = ctx.api, request.tenant_namespace
     consumer = request.consumer_cluster_id
-    lifetime = ctx.settings.authentication.credential_lifetime
+    lifetime = auth_settings(ctx.settings).credential_lifetime
     key_pem = _decoded(spec.public_key)
     now = time.time()
     stored = await _stored_certificate(api, tenant_ns, public_key)

@@ -25,23 +25,6 @@ INFO = ModuleInfo(
         "Network",
         "IP",
     ),
-    controllers=(
-        "network",
-        "ip",
-        "configuration_external",
-        "configuration_remapping",
-        "ip_remapping",
-        "configuration_route",
-        "gatewayserver_external",
-        "gatewayclient_external",
-        "gatewayserver_internal",
-        "gatewayclient_internal",
-        "internalfabric_cm",
-        "configuration_internal",
-        "node",
-        "internalnode_route",
-        "pod_internalnet",
-    ),
     values_key="networking",
 )
 

@@ -7,6 +7,7 @@ shadow pods) register their kopf handlers here as they are written.
 from __future__ import annotations
 
 from liqo_core import LiqoSettings, ModuleInfo, hookimpl
+from liqo_core.replication import ReplicatedResource
 
 INFO = ModuleInfo(
     description="Virtual nodes, resource reflection and namespace offloading",
@@ -19,15 +20,6 @@ INFO = ModuleInfo(
         "ShadowPod",
         "ShadowEndpointSlice",
         "Quota",
-    ),
-    controllers=(
-        "virtualnode",
-        "namespacemap",
-        "namespaceoffloading",
-        "shadowpod",
-        "shadowendpointslice",
-        "pod_status",
-        "node_failure",
     ),
     values_key="offloading",
 )
@@ -43,3 +35,10 @@ class OffloadingModule:
     def liqo_module_info(self) -> ModuleInfo:
         """Declare the offloading module's API group, kinds and controllers."""
         return INFO
+
+    @hookimpl
+    def liqo_replicated_resources(self) -> list[ReplicatedResource]:
+        """NamespaceMaps travel to the provider (spec out, status back)."""
+        from liqo_core.api.offloading_namespace import NamespaceMap
+
+        return [ReplicatedResource.of(NamespaceMap)]

@@ -1,12 +1,13 @@
 """The authentication module's part of ``liqoctl peer`` / ``unpeer`` (synchronous client).
 
 - :class:`TenantNamespaces` (phase ``NAMESPACES``): tenant namespaces on both sides;
-  dropped last by ``unpeer --delete-namespaces``, with the nonce Secrets they hold;
+  dropped last by ``unpeer --delete-namespaces``, kept (and said so) by a plain ``unpeer``;
 - :class:`Authentication` (phase ``AUTHENTICATION``): the handshake with both
   kubeconfigs: nonce on the provider, signed nonce and Tenant on the consumer, Tenant
   applied on the provider, ControlPlane Identity from the provider applied on the
   consumer, until the consumer's kubeconfig Secret exists; undone by deleting the
-  Identity and the Tenant;
+  Identity, the Tenant, the nonce Secrets and the consumer's Renews replicated to the
+  provider;
 - :class:`ResourceSliceRequest` (phase ``RESOURCES``): a ResourceSlice named after the
   provider, until the provider accepts it; undone with the consumer's VirtualNodes and
   ResourceSlices for that provider.
@@ -31,7 +32,9 @@ from liqo_core.api.consts import (
     CREATE_VIRTUAL_NODE_ANNOTATION,
     REMOTE_CLUSTER_ID_LABEL,
     REPLICATION_DESTINATION_LABEL,
+    REPLICATION_ORIGIN_LABEL,
     REPLICATION_REQUESTED_LABEL,
+    REPLICATION_STATUS_LABEL,
     RESOURCE_SLICE_ACCEPTED,
     RESOURCE_SLICE_CONDITION_AUTHENTICATION,
     RESOURCE_SLICE_CONDITION_RESOURCES,
@@ -137,6 +140,11 @@ def delete_object(
     )
 
 
+def _delete_secret(api_client: Any, namespace: str, name: str) -> None:
+    core = _core(api_client)
+    _ignore_missing(lambda: core.delete_namespaced_secret(name, namespace))
+
+
 def tenant_namespaces(api_client: Any, remote_cluster_id: str) -> list[str]:
     """Names of the tenant namespaces for a peer."""
     found = _core(api_client).list_namespace(
@@ -187,6 +195,7 @@ class TenantNamespaces:
     def undo(self, ctx: PeeringContext) -> None:
         """With ``delete_namespaces``: the nonce Secrets, then the namespaces, until gone."""
         if not ctx.options.delete_namespaces:
+            ctx.outcome = "kept (use --delete-namespaces to remove them)"
             return
         sides = ((ctx.provider, ctx.consumer_id, NONCE_SECRET, "provider"),
                  (ctx.consumer, ctx.provider_id, SIGNED_NONCE_SECRET, "consumer"))  # fmt: skip
@@ -330,9 +339,11 @@ class Authentication:
         consumer_namespaces = tenant_namespaces(ctx.consumer, ctx.provider_id)
         for namespace in consumer_namespaces:
             delete_object(ctx.consumer, "identities", namespace, identity)
+            _delete_secret(ctx.consumer, namespace, SIGNED_NONCE_SECRET)
         provider_namespaces = tenant_namespaces(ctx.provider, ctx.consumer_id)
         for namespace in provider_namespaces:
             delete_object(ctx.provider, "tenants", namespace, ctx.consumer_id)
+            _delete_secret(ctx.provider, namespace, NONCE_SECRET)
 
         def identities_left() -> list[str]:
             return [
@@ -353,6 +364,27 @@ class Authentication:
             lambda: (
                 self._provider_tenant(ctx) is None,
                 "the provider's Tenant controller has not released it",
+            ),
+        )
+        # The consumer's replicator stops with its kubeconfig Secret, before it could remove
+        # the copy of the Identity's Renew: remove what it replicated here ourselves.
+        replicated = f"{REPLICATION_STATUS_LABEL}=true,{REPLICATION_ORIGIN_LABEL}={ctx.consumer_id}"
+
+        def renews_left() -> list[dict[str, Any]]:
+            return [
+                renew
+                for renew in list_objects(ctx.provider, "renews", replicated)
+                if renew["metadata"]["namespace"] in provider_namespaces
+            ]
+
+        for renew in renews_left():
+            meta = renew["metadata"]
+            delete_object(ctx.provider, "renews", meta["namespace"], meta["name"])
+        ctx.wait(
+            "the consumer's Renews replicated to the provider to be deleted",
+            lambda: (
+                not (left := renews_left()),
+                f"still there: {', '.join(r['metadata']['name'] for r in left)}",
             ),
         )
 

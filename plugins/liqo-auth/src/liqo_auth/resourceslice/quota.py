@@ -27,6 +27,7 @@ from liqo_auth.resourceslice.common import (
     slice_common_name,
     slices_path,
 )
+from liqo_auth.settings import auth_settings
 from liqo_core import LiqoSettings
 from liqo_core.api import offloading_v1beta1
 from liqo_core.api.consts import (
@@ -86,7 +87,7 @@ async def reconcile(api: Kube, settings: LiqoSettings, namespace: str, name: str
             await api.delete(path)
             return "Quota deleted"
         return None
-    enforcement = settings.controller_manager.default_limits_enforcement
+    enforcement = auth_settings(settings).default_limits_enforcement
     done = await apply_owned(
         api, quotas_path(namespace), desired_quota(body, consumer, enforcement)
     )

@@ -44,6 +44,7 @@ from liqo_auth.resourceslice.common import (
     slices_path,
     with_condition,
 )
+from liqo_auth.settings import auth_settings
 from liqo_auth.tenant import api_server_url, cluster_ca, tenant_namespace_for, tenants_path
 from liqo_core import LiqoSettings
 from liqo_core.api.authentication_v1beta1 import GROUP, VERSION
@@ -167,7 +168,7 @@ async def _issue(
         await bind_consumer(ctx.api, ctx.provider, request, control_plane=False)
     else:
         raise RuntimeError(f"identity provider {ctx.provider.name} issued no credential")
-    lifetime = ctx.settings.authentication.credential_lifetime
+    lifetime = auth_settings(ctx.settings).credential_lifetime
     deadline = renewal_time(issued.not_before.timestamp(), issued.not_after.timestamp(), lifetime)
     return params, max(deadline, time.time() + MIN_RENEW_DELAY)
 
@@ -210,7 +211,7 @@ async def reconcile(ctx: SliceContext, namespace: str, name: str) -> float | Non
             conditions = with_condition(conditions, kind, DENIED, denied.reason, denied.message)
         desired = {"authParams": None, "resources": None}
     else:
-        lifetime = ctx.settings.authentication.credential_lifetime
+        lifetime = auth_settings(ctx.settings).credential_lifetime
         params = status.get("authParams")
         deadline = reusable_deadline(params, key, lifetime, time.time())
         if deadline is None:
@@ -224,7 +225,7 @@ async def reconcile(ctx: SliceContext, namespace: str, name: str) -> float | Non
         decision = decide_resources(
             tenant_condition,
             spec.get("class"),
-            ctx.settings.authentication.default_resource_slice_class_enabled,
+            auth_settings(ctx.settings).default_resource_slice_class_enabled,
             condition_status(body, RESOURCES),
         )
         if decision is not None:
@@ -232,9 +233,9 @@ async def reconcile(ctx: SliceContext, namespace: str, name: str) -> float | Non
                 conditions, RESOURCES, decision.status, decision.reason, decision.message
             )
             if decision.status == ACCEPTED:
-                defaults = ctx.settings.offloading.default_node_resources
+                defaults = auth_settings(ctx.settings).default_node_resources
                 desired["resources"] = overlay_resources(defaults, spec.get("resources"))
-                desired["nodeLabels"] = dict(ctx.settings.discovery.cluster_labels) or None
+                desired["nodeLabels"] = dict(auth_settings(ctx.settings).cluster_labels) or None
             else:
                 desired["resources"] = None
     desired["conditions"] = conditions

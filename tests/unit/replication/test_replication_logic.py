@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 
-from liqo_auth.replication import logic
-from liqo_auth.replication.manager import secret_target
-
 from liqo_core.api import consts
+from liqo_core.api.authentication_v1beta1 import Renew, ResourceSlice
+from liqo_core.api.offloading_namespace import NamespaceMap
+from liqo_core.replication import ReplicatedResource, logic
+from liqo_core.replication.manager import secret_target
 
-SLICE = next(kind for kind in logic.REPLICATED_KINDS if kind.kind == "ResourceSlice")
+SLICE = ReplicatedResource.of(ResourceSlice)
 
 
 def local_slice(**labels: str) -> logic.JSONObject:
@@ -36,17 +37,21 @@ def local_slice(**labels: str) -> logic.JSONObject:
     }
 
 
-def test_the_three_kinds_are_replicated_where_they_are_served() -> None:
-    served = {(kind.group, kind.plural) for kind in logic.REPLICATED_KINDS}
+def test_replicated_resources_are_served_where_their_models_say() -> None:
+    served = {
+        (kind.group, kind.version, kind.resource, kind.kind)
+        for kind in (ReplicatedResource.of(m) for m in (NamespaceMap, ResourceSlice, Renew))
+    }
     assert served == {
-        ("offloading.liqo.io", "namespacemaps"),
-        ("authentication.liqo.io", "resourceslices"),
-        ("authentication.liqo.io", "renews"),
+        ("offloading.liqo.io", "v1beta1", "namespacemaps", "NamespaceMap"),
+        ("authentication.liqo.io", "v1beta1", "resourceslices", "ResourceSlice"),
+        ("authentication.liqo.io", "v1beta1", "renews", "Renew"),
     }
     assert SLICE.path("ns", "x", "status") == (
         "/apis/authentication.liqo.io/v1beta1/namespaces/ns/resourceslices/x/status"
     )
     assert SLICE.path(None) == "/apis/authentication.liqo.io/v1beta1/resourceslices"
+    assert SLICE.api_version == "authentication.liqo.io/v1beta1"
 
 
 def test_selection_needs_replication_true_and_the_peer_as_destination() -> None:
@@ -110,6 +115,40 @@ def test_remote_update_only_when_spec_or_our_labels_differ_and_keeps_the_peers_f
     relabelled = logic.remote_update(tampered, desired)
     assert relabelled is not None
     assert relabelled["metadata"]["labels"] == desired["metadata"]["labels"]
+
+
+def test_the_copys_annotations_are_the_peers_and_local_ones_never_reach_it() -> None:
+    """The provider cordons its copy; the consumer can neither lift nor set a cordon."""
+    local = local_slice()
+    local["metadata"]["annotations"] = {
+        consts.CORDON_ANNOTATION: "false",
+        consts.CORDON_TENANT_ANNOTATION: "false",
+        "liqo.io/create-virtual-node": "true",
+    }
+    desired = logic.desired_remote(local, SLICE, "consumer", "tenant")
+    assert "annotations" not in desired["metadata"]
+
+    cordoned = {
+        **desired,
+        "metadata": {
+            **desired["metadata"],
+            "resourceVersion": "9",
+            "annotations": {consts.CORDON_ANNOTATION: "true", "provider.io/note": "x"},
+        },
+    }
+    local["spec"]["resources"] = {"cpu": "8"}
+    local["metadata"]["labels"]["app"] = "changed"
+    updated = logic.remote_update(
+        cordoned, logic.desired_remote(local, SLICE, "consumer", "tenant")
+    )
+    assert updated is not None
+    assert updated["spec"]["resources"] == {"cpu": "8"}
+    assert updated["metadata"]["labels"]["app"] == "changed"
+    assert updated["metadata"]["annotations"] == {
+        consts.CORDON_ANNOTATION: "true",
+        "provider.io/note": "x",
+    }
+    assert updated["metadata"]["resourceVersion"] == "9"
 
 
 def test_status_flows_back_only_when_the_remote_has_a_different_one() -> None:

@@ -1,11 +1,13 @@
-"""One peer's reflector: keeps NamespaceMaps, ResourceSlices and Renews in sync with the peer.
+"""One peer's reflector: keeps the replicated kinds' objects in sync with the peer.
 
-For each replicated kind it list+watches the local objects selected for the peer and the
-copies this cluster made in the peer's tenant namespace (re-listing after a 410), and a
-single worker reconciles one object name at a time from both sides: spec local -> remote,
-status remote -> local, finalizer ``crdreplicator.liqo.io/resource`` on the local object
-until its remote copy is gone. Every decision is re-derived from the two clusters' state,
-so a restart anywhere converges without duplicates.
+For each replicated kind (a :class:`~liqo_core.replication.ReplicatedResource` a module
+declared) it list+watches the local objects selected for the peer and the copies this
+cluster made in the peer's tenant namespace (re-listing after a 410), and a single worker
+reconciles one object name at a time from both sides: spec and labels local -> remote
+(the copy's annotations stay the peer's), status remote -> local, finalizer
+``crdreplicator.liqo.io/resource`` on the local object until its remote copy is gone.
+Every decision is re-derived from the two clusters' state, so a restart anywhere
+converges without duplicates.
 """
 
 from __future__ import annotations
@@ -13,19 +15,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import aiohttp
 
-from liqo_auth.replication import logic
-from liqo_auth.replication.logic import JSONObject, Kind
 from liqo_core.api import consts
 from liqo_core.kube import Kube, KubeError, WatchExpiredError, describe_error
+from liqo_core.replication import ReplicatedResource, logic
+from liqo_core.replication.logic import JSONObject
 
 logger = logging.getLogger(__name__)
 
 #: Longest wait of one API request.
 REQUEST_TIMEOUT = 15.0
+#: Longest reconciliation of one object (a few requests to either cluster).
+RECONCILE_TIMEOUT = 4 * REQUEST_TIMEOUT
 #: Server-side end of each watch (then it is resumed from the last resourceVersion).
 WATCH_SECONDS = 120
 
@@ -73,7 +77,12 @@ async def set_finalizer(
 
 
 class Reflector:
-    """Replicates the three kinds towards one peer over its ControlPlane identity."""
+    """Replicates ``kinds`` towards one peer over its ControlPlane identity.
+
+    ``local`` may be a shared client without a request timeout (the operator's cached
+    one): lists are bounded by :data:`REQUEST_TIMEOUT` and each reconciliation by
+    :data:`RECONCILE_TIMEOUT` here.
+    """
 
     def __init__(
         self,
@@ -84,20 +93,20 @@ class Reflector:
         local: Kube,
         remote: Kube,
         report: Callable[[str, str], None],
-        kinds: tuple[Kind, ...] = logic.REPLICATED_KINDS,
+        kinds: Sequence[ReplicatedResource],
     ) -> None:
         self.peer = peer
         self.remote_namespace = remote_namespace
         self.local_cluster_id = local_cluster_id
         self.local = local
         self.remote = remote
-        self.kinds = kinds
+        self.kinds = tuple(dict.fromkeys(kinds))
         self._report = report
-        self._queue: asyncio.Queue[tuple[Kind, str]] = asyncio.Queue()
-        self._queued: set[tuple[Kind, str]] = set()
-        self._failures: dict[tuple[Kind, str], Backoff] = {}
-        self._namespaces: dict[tuple[Kind, str], str] = {}
-        self._known: dict[tuple[str, Kind], set[str]] = {}
+        self._queue: asyncio.Queue[tuple[ReplicatedResource, str]] = asyncio.Queue()
+        self._queued: set[tuple[ReplicatedResource, str]] = set()
+        self._failures: dict[tuple[ReplicatedResource, str], Backoff] = {}
+        self._namespaces: dict[tuple[ReplicatedResource, str], str] = {}
+        self._known: dict[tuple[str, ReplicatedResource], set[str]] = {}
         self._local_synced = {kind: asyncio.Event() for kind in kinds}
         self._problems: dict[str, str] = {}
 
@@ -130,13 +139,14 @@ class Reflector:
         self._problems.pop(where, None)
 
     async def _list_watch(
-        self, side: str, kube: Kube, kind: Kind, path: str, selector: str
+        self, side: str, kube: Kube, kind: ReplicatedResource, path: str, selector: str
     ) -> None:
         backoff = Backoff()
-        where = f"{side}-{kind.plural}"
+        where = f"{side}-{kind.resource}"
         while True:
             try:
-                listing = await kube.request("GET", path, query={"labelSelector": selector})
+                async with asyncio.timeout(REQUEST_TIMEOUT):
+                    listing = await kube.request("GET", path, query={"labelSelector": selector})
                 version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
                 names: set[str] = set()
                 for item in listing.get("items") or []:
@@ -171,7 +181,7 @@ class Reflector:
                             self._known.setdefault((side, kind), set()).add(name)
                         self._observe(side, kind, obj)
             except WatchExpiredError:
-                logger.info("%s %s watch expired, listing again", side, kind.plural)
+                logger.info("%s %s watch expired, listing again", side, kind.resource)
             except KubeError as exc:
                 if exc.status == 401:
                     raise AuthenticationError(f"{side} cluster rejected the credentials") from None
@@ -181,21 +191,21 @@ class Reflector:
                 self._failed(where, side, kind, exc)
                 await asyncio.sleep(backoff.next_delay())
 
-    def _failed(self, where: str, side: str, kind: Kind, exc: BaseException) -> None:
+    def _failed(self, where: str, side: str, kind: ReplicatedResource, exc: BaseException) -> None:
         status = getattr(exc, "status", None)
         peer = f"peer {self.peer}" if side == "remote" else "the local cluster"
         if status == 403:
             reason = "RemoteForbidden" if side == "remote" else "LocalForbidden"
-            text = f"{peer} forbids watching {kind.plural}"
+            text = f"{peer} forbids watching {kind.resource}"
         elif status is None:
             reason = "RemoteUnreachable" if side == "remote" else "LocalUnreachable"
-            text = f"{peer} unreachable while watching {kind.plural}"
+            text = f"{peer} unreachable while watching {kind.resource}"
         else:
             reason = "RemoteError" if side == "remote" else "LocalError"
-            text = f"{peer} failed watching {kind.plural}"
+            text = f"{peer} failed watching {kind.resource}"
         self._problem(where, reason, f"{text}: {describe_error(exc)}")
 
-    def _observe(self, side: str, kind: Kind, obj: JSONObject) -> None:
+    def _observe(self, side: str, kind: ReplicatedResource, obj: JSONObject) -> None:
         metadata = obj.get("metadata") or {}
         name = metadata.get("name")
         if not name:
@@ -204,7 +214,7 @@ class Reflector:
             self._namespaces[(kind, name)] = metadata["namespace"]
         self._enqueue(kind, name)
 
-    def _enqueue(self, kind: Kind, name: str) -> None:
+    def _enqueue(self, kind: ReplicatedResource, name: str) -> None:
         key = (kind, name)
         if key not in self._queued:
             self._queued.add(key)
@@ -220,7 +230,8 @@ class Reflector:
             self._queued.discard(key)
             kind, name = key
             try:
-                await self.reconcile(kind, name)
+                async with asyncio.timeout(RECONCILE_TIMEOUT):
+                    await self.reconcile(kind, name)
             except KubeError as exc:
                 if exc.status == 401:
                     raise AuthenticationError("a cluster rejected the credentials") from None
@@ -229,16 +240,16 @@ class Reflector:
                 self._retry(loop, key, exc)
             else:
                 self._failures.pop(key, None)
-                self._solved(f"object-{kind.plural}-{name}")
+                self._solved(f"object-{kind.resource}-{name}")
 
     def _retry(
-        self, loop: asyncio.AbstractEventLoop, key: tuple[Kind, str], exc: Exception
+        self, loop: asyncio.AbstractEventLoop, key: tuple[ReplicatedResource, str], exc: Exception
     ) -> None:
         kind, name = key
         backoff = self._failures.setdefault(key, Backoff())
         if getattr(exc, "status", None) != 409:  # a conflict is routine: read again
             self._problem(
-                f"object-{kind.plural}-{name}",
+                f"object-{kind.resource}-{name}",
                 "ReplicationFailed",
                 f"replicating {kind.kind} {name} to {self.peer} failed: {describe_error(exc)}",
             )
@@ -246,7 +257,7 @@ class Reflector:
 
     # --- reconciliation ---------------------------------------------------------------
 
-    async def reconcile(self, kind: Kind, name: str) -> None:
+    async def reconcile(self, kind: ReplicatedResource, name: str) -> None:
         """Bring the local object ``name`` and its remote copy in line."""
         namespace = self._namespaces.get((kind, name))
         local_path = kind.path(namespace, name) if namespace else None
@@ -259,7 +270,7 @@ class Reflector:
         live = local is not None and logic.selected(local, self.peer) and not logic.deleting(local)
         if live and foreign:
             self._problem(
-                f"object-{kind.plural}-{name}",
+                f"object-{kind.resource}-{name}",
                 "ReplicationConflict",
                 f"{kind.kind} {name} on {self.peer} exists and is not a copy from this cluster",
             )

@@ -1,58 +1,29 @@
 """Pure decisions of the CRD replicator: which objects replicate, what the remote copy is.
 
 Nothing here talks to a cluster, so every rule is unit-tested on plain dicts.
+
+What the replicator owns on the remote copy is its spec and the labels it writes
+(:func:`remote_labels`); everything else there belongs to the peer and survives every
+update: its status, finalizers, other labels and all annotations. That includes the
+provider's cordon (``liqo.io/cordon``, ``liqo.io/cordon-tenant``): the local object's
+annotations never reach the copy, so a consumer can neither add nor lift a cordon
+through replication.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 from liqo_core.api import consts
-from liqo_core.api.authentication_v1beta1 import Renew, ResourceSlice
-from liqo_core.api.offloading_namespace import NamespaceMap
+from liqo_core.replication import ReplicatedResource
 
 JSONObject = dict[str, Any]
 
 #: Keys of the kubeconfig Secret the replicator reads.
 KUBECONFIG_KEY = "kubeconfig"
 IDENTITY_TYPE_CONTROL_PLANE = "ControlPlane"
-
-
-@dataclass(frozen=True)
-class Kind:
-    """One replicated kind: where it is served."""
-
-    group: str
-    version: str
-    kind: str
-    plural: str
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}"
-
-    def path(self, namespace: str | None, name: str | None = None, sub: str = "") -> str:
-        """The REST path of the collection (``namespace=None``: all namespaces) or an object."""
-        path = f"/apis/{self.group}/{self.version}"
-        if namespace is not None:
-            path += f"/namespaces/{namespace}"
-        path += f"/{self.plural}"
-        if name is not None:
-            path += f"/{name}"
-        return path + (f"/{sub}" if sub else "")
-
-
-def _kind(model: Any) -> Kind:
-    crd = model.crd
-    return Kind(crd.group, crd.version, crd.kind, crd.plural)
-
-
-#: The kinds replicated over a ControlPlane identity, all with ownership "Shared":
-#: spec flows local -> remote, status flows remote -> local.
-REPLICATED_KINDS: tuple[Kind, ...] = (_kind(NamespaceMap), _kind(ResourceSlice), _kind(Renew))
 
 
 def local_selector(peer: str) -> str:
@@ -102,9 +73,10 @@ def remote_labels(labels: dict[str, str], local_cluster_id: str) -> dict[str, st
 
 
 def desired_remote(
-    local: JSONObject, kind: Kind, local_cluster_id: str, remote_namespace: str
+    local: JSONObject, kind: ReplicatedResource, local_cluster_id: str, remote_namespace: str
 ) -> JSONObject:
-    """The remote copy of ``local``: same name and spec, rewritten labels, no status."""
+    """The remote copy of ``local``: same name and spec, rewritten labels, no status and
+    no annotations (those are the peer's)."""
     metadata = local.get("metadata") or {}
     body: JSONObject = {
         "apiVersion": kind.api_version,
@@ -123,8 +95,10 @@ def desired_remote(
 def remote_update(remote: JSONObject, desired: JSONObject) -> JSONObject | None:
     """The remote object to write so that it matches ``desired``, or ``None`` if it does.
 
-    Only labels and spec are ours; annotations, finalizers and status of the remote copy
-    belong to the peer and are kept.
+    Built from ``remote`` (as last read, with its resourceVersion, so a concurrent change
+    by the peer makes the write fail with 409 and be redone from a fresh read): only the
+    spec and our labels change. Annotations, finalizers, other labels and status of the
+    copy belong to the peer and are written back as they are.
     """
     metadata = remote.get("metadata") or {}
     labels = dict(metadata.get("labels") or {})

@@ -5,6 +5,10 @@ When the Secret is deleted the reflector stops, the finalizer
 ``crdreplicator.liqo.io/resource`` is taken off the local objects replicated to that
 peer (nothing can delete their remote copies any more, and deleting them locally must
 not hang), the remote copies are left to the peer, then the Secret's finalizer goes.
+
+The local cluster is reached through the operator's shared client
+(:func:`liqo_core.kube.kube_client`); the peer through a client built from the Secret's
+kubeconfig, one per reflector run.
 """
 
 from __future__ import annotations
@@ -13,22 +17,29 @@ import asyncio
 import base64
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import kopf
 
-from liqo_auth.replication import logic
-from liqo_auth.replication.reflector import (
+from liqo_core.api import consts
+from liqo_core.kube import (
+    Kube,
+    KubeConfigError,
+    KubeError,
+    KubeTarget,
+    describe_error,
+    kube_client,
+)
+from liqo_core.replication import ReplicatedResource, logic
+from liqo_core.replication.reflector import (
     REQUEST_TIMEOUT,
     TRANSIENT_ERRORS,
     Backoff,
     Reflector,
     set_finalizer,
 )
-from liqo_core.api import consts
-from liqo_core.kube import Kube, KubeConfigError, KubeError, KubeTarget, describe_error
 
 logger = logging.getLogger(__name__)
 
@@ -84,10 +95,15 @@ async def remote_api_client(kubeconfig: bytes) -> Kube:
 
 
 class ReplicationManager:
-    """One reflector task per ControlPlane Secret, keyed by the Secret's namespace/name."""
+    """One reflector task per ControlPlane Secret, keyed by the Secret's namespace/name.
 
-    def __init__(self, local_cluster_id: str) -> None:
+    :param local_cluster_id: This cluster's id (``liqo.io/originID`` of the copies).
+    :param resources: The kinds to replicate (duplicates are ignored).
+    """
+
+    def __init__(self, local_cluster_id: str, resources: Sequence[ReplicatedResource]) -> None:
         self.local_cluster_id = local_cluster_id
+        self.resources = tuple(dict.fromkeys(resources))
         #: The cluster the operator watches (``memo.kube_target``), set by the first event.
         self.local_target: KubeTarget | None = None
         self._running: dict[tuple[str, str], Running] = {}
@@ -157,22 +173,24 @@ class ReplicationManager:
                 report(reason, message)
 
         while True:
-            local: Kube | None = None
-            remote: Kube | None = None
             started = loop.time()
             try:
-                local = await self._local_api()
-                await self._ensure_secret_finalizer(local, body)
-                remote = await remote_api_client(target.kubeconfig)
-                reflector = Reflector(
-                    peer=target.peer,
-                    remote_namespace=target.remote_namespace,
-                    local_cluster_id=self.local_cluster_id,
-                    local=local,
-                    remote=remote,
-                    report=report,
-                )
-                await reflector.run()
+                async with kube_client(self._local_target()) as local:
+                    await self._ensure_secret_finalizer(local, body)
+                    remote = await remote_api_client(target.kubeconfig)
+                    try:
+                        reflector = Reflector(
+                            peer=target.peer,
+                            remote_namespace=target.remote_namespace,
+                            local_cluster_id=self.local_cluster_id,
+                            local=local,
+                            remote=remote,
+                            report=report,
+                            kinds=self.resources,
+                        )
+                        await reflector.run()
+                    finally:
+                        await remote.close()
             except InvalidKubeconfigError as exc:
                 report_once("InvalidKubeconfig", str(exc))
             except Exception as exc:
@@ -180,51 +198,47 @@ class ReplicationManager:
                 message = f"replication to {target.peer}: {describe_error(leaf)}"
                 logger.warning("%s", message)
                 report_once("ReplicationFailed", message)
-            finally:
-                for api in (local, remote):
-                    if api is not None:
-                        await api.close()
             if loop.time() - started > RESET_AFTER:
                 backoff.reset()
             await asyncio.sleep(backoff.next_delay())
 
-    async def _local_api(self) -> Kube:
-        """A client for the local cluster, with the operator's credentials."""
+    def _local_target(self) -> KubeTarget:
+        """The local cluster, with the operator's credentials."""
         if self.local_target is None:
             raise RuntimeError("no local cluster yet: on_event() sets it")
-        return await Kube.from_target(self.local_target, request_timeout=REQUEST_TIMEOUT)
+        return self.local_target
 
     async def _ensure_secret_finalizer(self, api: Kube, body: kopf.Body) -> None:
         """Finalizer ``crdreplicator.liqo.io/operator`` on the Secret before reflecting."""
         path = _secret_path(body)
-        current = await api.get(path)
-        if current is not None and not logic.deleting(current):
-            await set_finalizer(api, path, current, consts.CRD_REPLICATOR_OPERATOR_FINALIZER, True)
+        async with asyncio.timeout(REQUEST_TIMEOUT):
+            current = await api.get(path)
+            if current is not None and not logic.deleting(current):
+                finalizer = consts.CRD_REPLICATOR_OPERATOR_FINALIZER
+                await set_finalizer(api, path, current, finalizer, True)
 
     async def _release(self, body: kopf.Body, target: Target | None) -> None:
         """The Secret is going: free the local objects, then the Secret (retried)."""
         backoff = Backoff()
         while logic.has_finalizer(dict(body), consts.CRD_REPLICATOR_OPERATOR_FINALIZER):
-            api = await self._local_api()
             try:
-                if target is not None:
-                    await self._release_local_objects(api, target.peer)
-                path = _secret_path(body)
-                current = await api.get(path)
-                if current is not None:
-                    await set_finalizer(
-                        api, path, current, consts.CRD_REPLICATOR_OPERATOR_FINALIZER, False
-                    )
+                async with kube_client(self._local_target()) as api:
+                    if target is not None:
+                        await self._release_local_objects(api, target.peer)
+                    path = _secret_path(body)
+                    current = await api.get(path)
+                    if current is not None:
+                        await set_finalizer(
+                            api, path, current, consts.CRD_REPLICATOR_OPERATOR_FINALIZER, False
+                        )
                 logger.info("stopped replication for Secret %s/%s", *_key(body))
                 return
             except (KubeError, *TRANSIENT_ERRORS) as exc:
                 logger.warning("cannot release Secret %s/%s: %s", *_key(body), describe_error(exc))
-            finally:
-                await api.close()
             await asyncio.sleep(backoff.next_delay())
 
     async def _release_local_objects(self, api: Kube, peer: str) -> None:
-        for kind in logic.REPLICATED_KINDS:
+        for kind in self.resources:
             items = await api.list_items(kind.path(None), logic.local_selector(peer))
             for item in items:
                 metadata = item["metadata"]

@@ -17,16 +17,19 @@ from typing import TypeVar
 
 import pytest
 from kubernetes_asyncio import client
-from liqo_auth.replication import logic
-from liqo_auth.replication.reflector import Reflector
 
 from liqo_core.api import consts
+from liqo_core.api.authentication_v1beta1 import Renew, ResourceSlice
+from liqo_core.api.offloading_namespace import NamespaceMap
 from liqo_core.kube import Kube, KubeTarget, WatchExpiredError
+from liqo_core.replication import ReplicatedResource
+from liqo_core.replication.reflector import Reflector
 from liqo_core.testing.clusters import ClusterHandle
 
 T = TypeVar("T")
-NAMESPACE_MAP = next(kind for kind in logic.REPLICATED_KINDS if kind.kind == "NamespaceMap")
-RENEW = next(kind for kind in logic.REPLICATED_KINDS if kind.kind == "Renew")
+NAMESPACE_MAP = ReplicatedResource.of(NamespaceMap)
+RENEW = ReplicatedResource.of(Renew)
+KINDS = (NAMESPACE_MAP, ReplicatedResource.of(ResourceSlice), RENEW)
 
 
 @pytest.fixture
@@ -97,6 +100,7 @@ async def test_copies_reports_foreign_objects_and_converges_after_a_restart(
             local=api,
             remote=api,
             report=lambda reason, message: reports.append((reason, message)),
+            kinds=KINDS,
         )
         return asyncio.create_task(reflector.run())
 
@@ -181,6 +185,7 @@ async def test_an_unreachable_peer_is_reported_without_credentials(
             local=api,
             remote=Kube(unreachable),
             report=lambda reason, message: reports.append((reason, message)),
+            kinds=KINDS,
         )
         task = asyncio.create_task(reflector.run())
         try:

@@ -1,0 +1,19 @@
+{{/*
+Admission webhooks (upstream's liqo-webhook): served by the controller-manager's kopf
+operator on webhook.port, reached by the API server through Service liqo-webhook. kopf
+fills the two webhook configurations of that name (client config, CA bundle of the
+serving certificate it generates at start, failure policy Fail); the chart only owns
+them, so that uninstalling removes them.
+*/}}
+{{- define "liqo.webhook.name" -}}liqo-webhook{{- end -}}
+{{- define "liqo.webhook.enabled" -}}
+{{- if and .Values.webhook.enabled .Values.authentication.enabled }}true{{ end -}}
+{{- end -}}
+
+{{/* The webhook part of the authentication settings (YAML map). */}}
+{{- define "liqo.webhook.settings" -}}
+enabled: true
+port: {{ .Values.webhook.port | int }}
+service: {{ include "liqo.webhook.name" . }}
+configuration: {{ include "liqo.webhook.name" . }}
+{{- end -}}
