@@ -23,7 +23,7 @@ import os
 import re
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 import yaml
 from pydantic import (
@@ -35,6 +35,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_settings import (
@@ -139,6 +140,42 @@ class ComponentSettings(_Group):
 
 class ControllerManagerSettings(ComponentSettings):
     """The controller-manager process."""
+
+
+class WebhookSettings(_Group):
+    """A module's admission webhooks (upstream's ``liqo-webhook``: port 9443, failure
+    policy Fail), served over HTTPS by the module's kopf operator in the
+    controller-manager (see :mod:`liqo_core.webhooks`); a module's section holds one.
+
+    kopf keeps Validating/MutatingWebhookConfiguration :attr:`configuration` pointing at
+    this server: through Service :attr:`service` (Liqo namespace) when set, else at URL
+    ``https://<host>:<port>``. The serving certificate is :attr:`cert_file` /
+    :attr:`key_file` when given (with :attr:`ca_file` as the CA handed to the API server),
+    else a self-signed one made at start for the Service's DNS names or ``host``.
+    """
+
+    enabled: bool = False
+    #: Address the HTTPS server listens on.
+    address: str = "0.0.0.0"
+    port: Port = 9443
+    #: Name of the two webhook configurations (webhook names are ``<rule>.<name>``).
+    configuration: DNS1123Subdomain = "liqo-webhook"
+    #: Service (in the Liqo namespace) in front of the server, and its port.
+    service: DNS1123Label | None = None
+    service_port: Port = 443
+    #: Host name or IP of the URL the API server calls when there is no Service.
+    host: str | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _certificate_pair(self) -> Self:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("webhook.certFile and webhook.keyFile go together")
+        if self.ca_file is not None and self.cert_file is None:
+            raise ValueError("webhook.caFile needs webhook.certFile and webhook.keyFile")
+        return self
 
 
 class SettingsSection(_Group):

@@ -416,8 +416,12 @@ class LiqoRuntime:
 def controller_names(registry: kopf.OperatorRegistry) -> tuple[str, ...]:
     """The controllers of ``registry``: the ids of its resource handlers and webhooks,
     each cut at its first ``-`` (``resourceslice_remote-tenant`` is a handler of
-    ``resourceslice_remote``); start-up and clean-up activities are not controllers."""
-    names: dict[str, None] = {}
+    ``resourceslice_remote``); start-up and clean-up activities are not controllers.
+    Toolkit controllers hosted in the operator
+    (:func:`~liqo_core.controllers.host_controllers`) count by their names."""
+    from liqo_core.controllers import hosted_controller_names
+
+    names: dict[str, None] = dict.fromkeys(hosted_controller_names(registry))
     for kind in ("_watching", "_spawning", "_changing", "_webhooks", "_indexing"):
         handlers = getattr(registry, kind, None)
         for handler in handlers.get_all_handlers() if handlers is not None else ():

@@ -4,7 +4,8 @@ As client-go's reflector and shared informer: list (in pages), then watch from t
 resourceVersion with bookmarks; a stream that ends or breaks resumes from the last version
 seen (with back-off while the server is unreachable); a ``410 Gone`` relists and turns the
 difference with the cache into events, so consumers see every change once. One informer
-per (collection, selectors) is meant to be shared: see :class:`Informers`.
+per (collection, selectors) is meant to be shared: see :class:`Informers`. Failures are
+logged and retried; ``on_error`` and ``on_recovered`` let an owner report them too.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class Informer:
     should only note the change (typically: queue a key). Register them and indexes
     before :meth:`run`, or at any time (a late handler first gets an ``ADDED`` for each
     cached object, as in client-go).
+
+    ``on_error(err)`` is called on each failed list or watch (an expired watch is no
+    failure: it relists), before the back-off; ``on_recovered()`` once after failures,
+    when a list completes or a watch delivers again.
     """
 
     def __init__(
@@ -63,6 +68,8 @@ class Informer:
         indexes: Mapping[str, IndexFunc] | None = None,
         watch_timeout: int = WATCH_TIMEOUT,
         backoff: Backoff | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        on_recovered: Callable[[], None] | None = None,
     ) -> None:
         self.kube = kube
         self.path = path
@@ -71,12 +78,15 @@ class Informer:
         self.cache = ObjectCache(indexes)
         self.watch_timeout = watch_timeout
         self.backoff = backoff or Backoff(initial=0.8, cap=30.0, jitter=0.2)
+        self.on_error = on_error
+        self.on_recovered = on_recovered
         #: The last resourceVersion seen (a watch resumes from it); "" before the first list.
         self.resource_version = ""
         #: How many times the collection was listed (the first list included).
         self.lists = 0
         self._synced = asyncio.Event()
         self._handlers: list[EventHandler] = []
+        self._failing = False
 
     def describe(self) -> str:
         """The collection and selectors, for logs."""
@@ -129,6 +139,7 @@ class Informer:
                     await self._relist()
                 await self._watch()
                 self.backoff.reset()  # the stream ended normally (its timeout): resume
+                self._recovered()
             except asyncio.CancelledError:
                 raise
             except WatchExpiredError:
@@ -141,7 +152,19 @@ class Informer:
                 )
                 if isinstance(err, KubeError) and err.status not in (429, 500, 503, 504):
                     self.resource_version = ""  # e.g. a Forbidden: list again, from scratch
+                self._failed(err)
                 await asyncio.sleep(delay)
+
+    def _failed(self, err: BaseException) -> None:
+        self._failing = True
+        if self.on_error is not None:
+            self._call(self.on_error, err)
+
+    def _recovered(self) -> None:
+        if self._failing:
+            self._failing = False
+            if self.on_recovered is not None:
+                self._call(self.on_recovered)
 
     async def _relist(self) -> None:
         items, version = await self._list()
@@ -155,6 +178,7 @@ class Informer:
         self.resource_version = version
         self.lists += 1
         self._synced.set()
+        self._recovered()
 
     async def _list(self) -> tuple[list[JSONObject], str]:
         query: dict[str, str] = {"limit": str(LIST_PAGE)}
@@ -206,6 +230,7 @@ class Informer:
             if version:
                 self.resource_version = version
             self.backoff.reset()
+            self._recovered()
 
     def _upsert(self, obj: JSONObject) -> None:
         old = self.cache.get(object_key(obj))
@@ -224,7 +249,7 @@ class Informer:
             if handler.on_delete is not None:
                 self._call(handler.on_delete, obj)
 
-    def _call(self, func: Callable[..., None], *args: JSONObject) -> None:
+    def _call(self, func: Callable[..., None], *args: object) -> None:
         try:
             func(*args)
         except Exception:

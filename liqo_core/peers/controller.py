@@ -1,9 +1,14 @@
-"""The ForeignCluster controller: the always-on ``core`` operator of the controller-manager.
+"""The ForeignCluster controller: hosted by the always-on ``core`` operator of the
+controller-manager (:func:`liqo_core.controllers.host_controllers`).
 
 A peer becomes known when an object of a module's watched resources belongs to it (by
 default: is labelled ``liqo.io/remote-cluster-id=<peer>``); its ForeignCluster, named
 after the peer's cluster id, is then created and its status derived from the modules'
-reports on every change and every :data:`RESYNC_INTERVAL` seconds.
+reports. Informers of the ForeignClusters and of the watched resources queue the peer of
+each change (after :data:`COALESCE_DELAY`, so a burst costs one reconciliation) to one
+:class:`~liqo_core.kube.Controller` keyed by peer id, and every known peer is queued
+again every :data:`RESYNC_INTERVAL` seconds. Each reconciliation reads the reports back
+from the API: the caches only say which peers to look at.
 
 The ForeignCluster is a read model, never a source of truth:
 
@@ -22,8 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -32,9 +36,19 @@ import kopf
 
 from liqo_core.api.consts import MANAGED_BY_LABEL, REMOTE_CLUSTER_ID_LABEL
 from liqo_core.api.core_v1beta1 import GROUP, VERSION
-from liqo_core.kube import Kube, KubeTarget, api_status, describe_error, kube_client
+from liqo_core.controllers import ControllerContext, host_controllers
+from liqo_core.kube import (
+    Controller,
+    EventHandler,
+    Informer,
+    ItemBackoff,
+    JSONObject,
+    Kube,
+    KubeTarget,
+    kube_client,
+)
 from liqo_core.peers.apiserver import APIServerChecker
-from liqo_core.peers.contract import PeerStatusSource, WatchedResource, gather_reports
+from liqo_core.peers.contract import PeerStatusSource, gather_reports
 from liqo_core.peers.derive import derive_status, in_use
 from liqo_core.settings import LiqoSettings
 
@@ -50,6 +64,9 @@ RESYNC_INTERVAL = 15.0
 #: one each: a ForeignCluster is a read model, and each reconciliation lists the
 #: modules' objects of the peer.
 COALESCE_DELAY = 0.5
+#: Peers reconciled at once: an unreachable peer's API server check (up to 5 s) must not
+#: delay the others.
+WORKERS = 8
 
 
 def foreign_cluster_path(name: str) -> str:
@@ -59,29 +76,6 @@ def foreign_cluster_path(name: str) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-async def known_peers(api: Kube, sources: Sequence[PeerStatusSource]) -> set[str]:
-    """Peers with a ForeignCluster or with an object of a watched resource."""
-    peers: set[str] = set()
-    for item in await _list(api, FOREIGN_CLUSTERS, None):
-        peers.add(item["metadata"]["name"])
-    for source in sources:
-        for resource in source.watches:
-            for item in await _list(api, resource.path, resource.selector):
-                peer = resource.peer_of(item)
-                if peer:
-                    peers.add(peer)
-    return peers
-
-
-async def _list(api: Kube, path: str, selector: str | None) -> list[dict[str, Any]]:
-    try:
-        return await api.list_items(path, selector)
-    except Exception as exc:
-        if api_status(exc) == 404:  # the CRD is not installed
-            return []
-        raise
 
 
 def new_foreign_cluster(peer: str) -> dict[str, Any]:
@@ -103,28 +97,38 @@ def auto_created(foreign_cluster: Mapping[str, Any]) -> bool:
     return bool(labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE)
 
 
-@dataclass
-class _Queue:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    again: bool = False
+PeerOf = Callable[[Mapping[str, Any]], str | None]
+
+
+def _name(obj: Mapping[str, Any]) -> str | None:
+    return (obj.get("metadata") or {}).get("name") or None
 
 
 class ForeignClusterReconciler:
-    """Derives ForeignClusters; one reconciliation per peer at a time, changes coalesced."""
+    """Derives ForeignClusters: a controller keyed by peer id, fed by informers of the
+    ForeignClusters and of the modules' watched resources; changes are coalesced."""
 
     def __init__(
         self,
         settings: LiqoSettings,
         sources: Sequence[PeerStatusSource],
         coalesce: float = COALESCE_DELAY,
+        resync: float = RESYNC_INTERVAL,
     ) -> None:
         self.settings = settings
         self.sources = list(sources)
         self.coalesce = coalesce
+        self.resync = resync
         self.checker = APIServerChecker()
-        self._queues: dict[str, _Queue] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._scheduled: set[str] = set()
+        #: The cluster reconciliations read and write (the hosting operator's).
+        self.target: KubeTarget | None = None
+        self.controller = self._controller()
+        self._followed: list[tuple[Informer, PeerOf]] = []
+
+    def _controller(self) -> Controller:
+        # A failure is retried soon, and at the latest at the next resync.
+        backoff = ItemBackoff(base=0.5, cap=self.resync)
+        return Controller("foreigncluster", self._reconcile_key, workers=WORKERS, backoff=backoff)
 
     async def reconcile(self, api: Kube, peer: str) -> None:
         """Create, update or remove the ForeignCluster of ``peer``."""
@@ -165,67 +169,68 @@ class ForeignClusterReconciler:
             replace = [{"op": "add", "path": "/status", "value": status}]
             await api.json_patch(f"{path}/status", replace)
 
-    async def request(self, target: KubeTarget, peer: str) -> None:
-        """Reconcile ``peer`` after :attr:`coalesce` seconds; changes arriving meanwhile,
-        or while it is being reconciled, are folded into one more reconciliation."""
-        self._scheduled.discard(peer)
-        queue = self._queues.setdefault(peer, _Queue())
-        if queue.lock.locked():
-            queue.again = True
-            return
-        async with queue.lock:
-            queue.again = True
-            while queue.again:
-                await asyncio.sleep(self.coalesce)  # let the rest of a burst arrive
-                queue.again = False
-                try:
-                    async with kube_client(target) as api:
-                        await self.reconcile(api, peer)
-                except Exception as exc:  # retried at the next change or resync
-                    logger.warning("ForeignCluster %s: %s", peer, describe_error(exc))
-        if not queue.lock.locked():
-            self._queues.pop(peer, None)
+    async def _reconcile_key(self, peer: str) -> None:
+        if self.target is None:
+            raise RuntimeError("no cluster yet: build() sets it")
+        async with kube_client(self.target) as api:
+            await self.reconcile(api, peer)
 
-    def enqueue(self, target: KubeTarget, peer: str) -> None:
-        """Have ``peer`` reconciled soon (:meth:`request` in the background): event
-        handlers return at once, so the other handlers of the same object (the CRD
-        replicator's, on Secrets) do not wait for the coalescing delay."""
-        if peer in self._scheduled:  # a reconciliation not started yet sees this change
-            return
-        queue = self._queues.get(peer)
-        if queue is not None and queue.lock.locked():
-            queue.again = True
-            return
-        self._scheduled.add(peer)
-        task = asyncio.get_running_loop().create_task(self.request(target, peer), name=f"fc-{peer}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    # --- wiring -------------------------------------------------------------------------
 
-    async def stop(self) -> None:
-        """Cancel the pending reconciliations and close the API server checks' clients."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._scheduled.clear()
-        await self.checker.close()
+    def build(self, context: ControllerContext) -> list[Controller]:
+        """The controller, on the hosting operator's informers (for
+        :func:`~liqo_core.controllers.host_controllers`), with the periodic resync."""
+        self.target = context.target
+        self.controller = self._controller()
+        self._followed = []
+        self._follow(context.informers.get(FOREIGN_CLUSTERS), _name)
+        for source in self.sources:
+            for resource in source.watches:
+                informer = context.informers.get(resource.path, label_selector=resource.selector)
+                if (informer, resource.peer_of) not in self._followed:
+                    self._follow(informer, resource.peer_of)
+        context.tasks.append(self.run_resync)
+        return [self.controller]
 
-    async def resync(self, target: KubeTarget) -> None:
-        """Reconcile every known peer."""
+    def _follow(self, informer: Informer, peer_of: PeerOf) -> None:
+        """Queue the peer of every object ``informer`` sees change (both peers when an
+        object moves from one to another)."""
+        self._followed.append((informer, peer_of))
+
+        def changed(*objects: JSONObject) -> None:
+            for peer in dict.fromkeys(peer_of(obj) for obj in objects):
+                if peer:
+                    self.enqueue(peer)
+
+        informer.add_event_handler(
+            EventHandler(on_add=changed, on_update=changed, on_delete=changed)
+        )
+
+    def enqueue(self, peer: str) -> None:
+        """Have ``peer`` reconciled in :attr:`coalesce` seconds: the changes arriving
+        meanwhile are folded into that reconciliation, those arriving while it runs into
+        one more."""
+        self.controller.queue.add_after(peer, self.coalesce)
+
+    def known_peers(self) -> set[str]:
+        """Peers with a ForeignCluster or with an object of a watched resource (as cached)."""
+        return {
+            peer
+            for informer, peer_of in self._followed
+            for obj in informer.items()
+            if (peer := peer_of(obj))
+        }
+
+    async def run_resync(self) -> None:
+        """Queue every known peer every :attr:`resync` seconds, until cancelled (then
+        close the API server checks' clients)."""
         try:
-            async with kube_client(target) as api:
-                peers = await known_peers(api, self.sources)
-        except Exception as exc:
-            logger.warning("listing peers failed: %s", describe_error(exc))
-            return
-        # Concurrently: an unreachable peer's API server check must not delay the others.
-        await asyncio.gather(*(self.request(target, peer) for peer in sorted(peers)))
-
-    async def run_resync(self, target: KubeTarget, interval: float = RESYNC_INTERVAL) -> None:
-        """Resync forever, every ``interval`` seconds."""
-        while True:
-            await self.resync(target)
-            await asyncio.sleep(interval)
+            while True:
+                await asyncio.sleep(self.resync)
+                for peer in sorted(self.known_peers()):
+                    self.controller.queue.add(peer)
+        finally:
+            await self.checker.close()
 
 
 def register(
@@ -233,54 +238,7 @@ def register(
     settings: LiqoSettings,
     sources: Sequence[PeerStatusSource],
 ) -> ForeignClusterReconciler:
-    """Add the ForeignCluster controller's handlers to the ``core`` operator's registry."""
+    """Host the ForeignCluster controller in the ``core`` operator's registry."""
     reconciler = ForeignClusterReconciler(settings, sources)
-    background: set[asyncio.Task[None]] = set()
-
-    @kopf.on.startup(registry=registry, id="foreigncluster-resync")
-    async def start_resync(memo: kopf.Memo, **_: Any) -> None:
-        task = asyncio.create_task(reconciler.run_resync(memo.kube_target), name="fc-resync")
-        background.add(task)
-        task.add_done_callback(background.discard)
-
-    @kopf.on.cleanup(registry=registry, id="foreigncluster-resync-stop")
-    async def stop_resync(**_: Any) -> None:
-        tasks = list(background)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await reconciler.stop()
-
-    @kopf.on.event(GROUP, VERSION, "foreignclusters", registry=registry, id="foreigncluster")
-    async def foreign_cluster_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        if body.metadata.name:
-            reconciler.enqueue(memo.kube_target, body.metadata.name)
-
-    seen: set[str] = set()
-    for source in sources:
-        for resource in source.watches:
-            handler_id = f"foreigncluster-{source.module}-{resource.plural}"
-            if handler_id in seen:
-                continue
-            seen.add(handler_id)
-            labels = {k: kopf.PRESENT if v is None else v for k, v in resource.labels.items()}
-            kopf.on.event(
-                resource.group,
-                resource.version,
-                resource.plural,
-                registry=registry,
-                id=handler_id,
-                labels=labels or None,
-            )(_peer_object_handler(reconciler, resource))
+    host_controllers(registry, "foreigncluster", reconciler.build)
     return reconciler
-
-
-def _peer_object_handler(reconciler: ForeignClusterReconciler, resource: WatchedResource) -> Any:
-    """A kopf event handler reconciling the peer an object of ``resource`` belongs to."""
-
-    async def peer_object_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        peer = resource.peer_of(body)
-        if peer:
-            reconciler.enqueue(memo.kube_target, peer)
-
-    return peer_object_changed

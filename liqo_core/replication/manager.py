@@ -36,8 +36,8 @@ from liqo_core.replication import ReplicatedResource, logic
 from liqo_core.replication.reflector import (
     REQUEST_TIMEOUT,
     TRANSIENT_ERRORS,
-    Backoff,
     Reflector,
+    retry_backoff,
     set_finalizer,
 )
 
@@ -160,7 +160,7 @@ class ReplicationManager:
 
     async def _reflect(self, target: Target, body: kopf.Body) -> None:
         """Run the reflector, rebuilding clients after failures, with back-off."""
-        backoff = Backoff()
+        backoff = retry_backoff()
         loop = asyncio.get_running_loop()
         reported: list[str] = []
 
@@ -219,7 +219,7 @@ class ReplicationManager:
 
     async def _release(self, body: kopf.Body, target: Target | None) -> None:
         """The Secret is going: free the local objects, then the Secret (retried)."""
-        backoff = Backoff()
+        backoff = retry_backoff()
         while logic.has_finalizer(dict(body), consts.CRD_REPLICATOR_OPERATOR_FINALIZER):
             try:
                 async with kube_client(self._local_target()) as api:

@@ -1,26 +1,48 @@
 """One peer's reflector: keeps the replicated kinds' objects in sync with the peer.
 
 For each replicated kind (a :class:`~liqo_core.replication.ReplicatedResource` a module
-declared) it list+watches the local objects selected for the peer and the copies this
-cluster made in the peer's tenant namespace (re-listing after a 410), and a single worker
-reconciles one object name at a time from both sides: spec and labels local -> remote
-(the copy's annotations stay the peer's), status remote -> local, finalizer
+declared) one informer follows the local objects selected for the peer and one the
+copies this cluster made in the peer's tenant namespace; both queue the object's key
+(``<resource>.<group>/<name>``) to one :class:`~liqo_core.kube.Controller`, whose worker
+reconciles one object at a time from both sides: spec and labels local -> remote (the
+copy's annotations stay the peer's), status remote -> local, finalizer
 ``crdreplicator.liqo.io/resource`` on the local object until its remote copy is gone.
+
 Every decision is re-derived from the two clusters' state, so a restart anywhere
-converges without duplicates.
+converges without duplicates: the local object comes from its informer's cache (read
+from the API once it left the selection), the remote one is read from the peer (an
+object of that name there may not be our copy, and the remote informer only sees ours).
+The controller starts once every local informer has listed, so that no remote copy
+looks orphaned before its local object is known.
+
+Problems are reported once each (until they change or are solved) through ``report``,
+as Warning events: list/watch failures by side and status (``RemoteForbidden``,
+``RemoteUnreachable``...), failed reconciliations (``ReplicationFailed``; a 409 conflict
+is routine and only read again) and foreign objects (``ReplicationConflict``). A 401
+from either cluster ends :meth:`Reflector.run` with :class:`AuthenticationError`: the
+manager starts again with new clients.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import random
 from collections.abc import Callable, Sequence
 
 import aiohttp
 
 from liqo_core.api import consts
-from liqo_core.kube import Kube, KubeError, WatchExpiredError, describe_error
+from liqo_core.kube import (
+    Backoff,
+    Controller,
+    EventHandler,
+    Informer,
+    ItemBackoff,
+    Kube,
+    KubeError,
+    describe_error,
+)
 from liqo_core.replication import ReplicatedResource, logic
 from liqo_core.replication.logic import JSONObject
 
@@ -32,7 +54,8 @@ REQUEST_TIMEOUT = 15.0
 RECONCILE_TIMEOUT = 4 * REQUEST_TIMEOUT
 #: Server-side end of each watch (then it is resumed from the last resourceVersion).
 WATCH_SECONDS = 120
-
+#: Seconds before an object whose write met a conflict (409) is read and reconciled again.
+CONFLICT_RETRY = 0.5
 
 #: Failures worth a retry: network, timeouts, undecodable answers.
 TRANSIENT_ERRORS = (OSError, TimeoutError, ValueError, aiohttp.ClientError)
@@ -42,21 +65,10 @@ class AuthenticationError(Exception):
     """The cluster rejected the credentials (HTTP 401): new clients are needed."""
 
 
-class Backoff:
-    """Exponential back-off with jitter: 0.5 s doubling up to ``limit`` (10 s)."""
-
-    def __init__(self, first: float = 0.5, limit: float = 10.0) -> None:
-        self.first = first
-        self.limit = limit
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        delay = min(self.limit, self.first * 2**self.failures)
-        self.failures += 1
-        return float(delay * random.uniform(0.8, 1.0))
-
-    def reset(self) -> None:
-        self.failures = 0
+def retry_backoff() -> Backoff:
+    """Delays between retries (informers, reflector restarts): 0.5 s doubling up to 10 s,
+    plus up to 20%."""
+    return Backoff(initial=0.5, cap=10.0, jitter=0.2)
 
 
 async def set_finalizer(
@@ -76,12 +88,16 @@ async def set_finalizer(
     return await kube.merge_patch(path, patch)
 
 
+def _kind_key(kind: ReplicatedResource) -> str:
+    return f"{kind.resource}.{kind.group}"
+
+
 class Reflector:
     """Replicates ``kinds`` towards one peer over its ControlPlane identity.
 
     ``local`` may be a shared client without a request timeout (the operator's cached
-    one): lists are bounded by :data:`REQUEST_TIMEOUT` and each reconciliation by
-    :data:`RECONCILE_TIMEOUT` here.
+    one): its requests here are bounded by :data:`REQUEST_TIMEOUT` (through a client on
+    the same connections), and each reconciliation by :data:`RECONCILE_TIMEOUT`.
     """
 
     def __init__(
@@ -102,30 +118,103 @@ class Reflector:
         self.remote = remote
         self.kinds = tuple(dict.fromkeys(kinds))
         self._report = report
-        self._queue: asyncio.Queue[tuple[ReplicatedResource, str]] = asyncio.Queue()
-        self._queued: set[tuple[ReplicatedResource, str]] = set()
-        self._failures: dict[tuple[ReplicatedResource, str], Backoff] = {}
+        self._local = (
+            local
+            if local.request_timeout is not None
+            else Kube(local.api, request_timeout=REQUEST_TIMEOUT)
+        )
+        self._kinds = {_kind_key(kind): kind for kind in self.kinds}
+        if len(self._kinds) != len(self.kinds):
+            raise ValueError("two replicated kinds share a resource name and group")
+        #: Namespace of each local object seen, by kind and name (kept once it leaves the
+        #: selection: it may still carry the finalizer).
         self._namespaces: dict[tuple[ReplicatedResource, str], str] = {}
-        self._known: dict[tuple[str, ReplicatedResource], set[str]] = {}
-        self._local_synced = {kind: asyncio.Event() for kind in kinds}
         self._problems: dict[str, str] = {}
+        self._rejected = asyncio.Event()
+        self._rejection = ""
+        self.controller = Controller(
+            f"replication to {peer}",
+            self._reconcile_key,
+            backoff=ItemBackoff(base=0.5, cap=10.0),
+        )
+        self.local_informers: dict[ReplicatedResource, Informer] = {}
+        self.remote_informers: dict[ReplicatedResource, Informer] = {}
+        for kind in self.kinds:
+            local_informer = self.local_informers[kind] = self._informer(
+                "local", kind, kind.path(None), logic.local_selector(peer)
+            )
+            local_informer.add_event_handler(self._remembering(kind))
+            self.controller.watch(local_informer, functools.partial(self._key, kind))
+            remote_informer = self.remote_informers[kind] = self._informer(
+                "remote",
+                kind,
+                kind.path(remote_namespace),
+                logic.remote_selector(local_cluster_id),
+            )
+            # A trigger only: the controller reads the remote side from the peer, so it
+            # need not wait for this list (a peer refusing one kind stalls no other).
+            remote_informer.add_event_handler(self._queueing(kind))
 
     # --- running --------------------------------------------------------------------
 
     async def run(self) -> None:
         """Reflect until cancelled; raises ``AuthenticationError`` when credentials fail."""
-        local_selector = logic.local_selector(self.peer)
-        remote_selector = logic.remote_selector(self.local_cluster_id)
-        async with asyncio.TaskGroup() as group:
-            for kind in self.kinds:
-                local_path, remote_path = kind.path(None), kind.path(self.remote_namespace)
-                group.create_task(
-                    self._list_watch("local", self.local, kind, local_path, local_selector)
-                )
-                group.create_task(
-                    self._list_watch("remote", self.remote, kind, remote_path, remote_selector)
-                )
-            group.create_task(self._work())
+        try:
+            async with asyncio.TaskGroup() as group:
+                for informer in self.informers():
+                    group.create_task(informer.run(), name=f"informer {informer.describe()}")
+                group.create_task(self.controller.run(), name=self.controller.name)
+                group.create_task(self._until_rejected())
+        except* AuthenticationError as failed:
+            raise failed.exceptions[0] from None
+
+    def informers(self) -> list[Informer]:
+        """Every informer of the reflector, local ones first."""
+        return [*self.local_informers.values(), *self.remote_informers.values()]
+
+    async def _until_rejected(self) -> None:
+        await self._rejected.wait()
+        raise AuthenticationError(self._rejection)
+
+    def _reject(self, message: str) -> None:
+        """Credentials failed: stop :meth:`run` (and have the cached local client dropped)."""
+        if self._local.unauthorized:
+            self.local.unauthorized = True
+        if not self._rejected.is_set():
+            self._rejection = message
+            self._rejected.set()
+
+    def _informer(self, side: str, kind: ReplicatedResource, path: str, selector: str) -> Informer:
+        where = f"{side}-{kind.resource}"
+        return Informer(
+            self._local if side == "local" else self.remote,
+            path,
+            label_selector=selector,
+            watch_timeout=WATCH_SECONDS,
+            backoff=retry_backoff(),
+            on_error=functools.partial(self._watch_failed, where, side, kind),
+            on_recovered=functools.partial(self._solved, where),
+        )
+
+    def _key(self, kind: ReplicatedResource, obj: JSONObject) -> str:
+        return f"{_kind_key(kind)}/{obj['metadata']['name']}"
+
+    def _remembering(self, kind: ReplicatedResource) -> EventHandler:
+        def remember(obj: JSONObject) -> None:
+            metadata = obj["metadata"]
+            self._namespaces[(kind, metadata["name"])] = metadata["namespace"]
+
+        return EventHandler(
+            on_add=remember, on_update=lambda old, new: remember(new), on_delete=remember
+        )
+
+    def _queueing(self, kind: ReplicatedResource) -> EventHandler:
+        def queue(obj: JSONObject) -> None:
+            self.controller.queue.add(self._key(kind, obj))
+
+        return EventHandler(on_add=queue, on_update=lambda old, new: queue(new), on_delete=queue)
+
+    # --- problems ---------------------------------------------------------------------
 
     def _problem(self, where: str, reason: str, message: str) -> None:
         """Report a problem once (until it changes or is solved) as a Warning event."""
@@ -138,61 +227,13 @@ class Reflector:
     def _solved(self, where: str) -> None:
         self._problems.pop(where, None)
 
-    async def _list_watch(
-        self, side: str, kube: Kube, kind: ReplicatedResource, path: str, selector: str
+    def _watch_failed(
+        self, where: str, side: str, kind: ReplicatedResource, exc: BaseException
     ) -> None:
-        backoff = Backoff()
-        where = f"{side}-{kind.resource}"
-        while True:
-            try:
-                async with asyncio.timeout(REQUEST_TIMEOUT):
-                    listing = await kube.request("GET", path, query={"labelSelector": selector})
-                version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
-                names: set[str] = set()
-                for item in listing.get("items") or []:
-                    names.add(item["metadata"]["name"])
-                    self._observe(side, kind, item)
-                # Objects that left the selection while we were not watching.
-                for name in self._known.get((side, kind), set()) - names:
-                    self._enqueue(kind, name)
-                self._known[(side, kind)] = names
-                if side == "local":
-                    self._local_synced[kind].set()
-                backoff.reset()
-                self._solved(where)
-                while True:
-                    async for event in kube.watch(
-                        path, version, label_selector=selector, timeout_seconds=WATCH_SECONDS
-                    ):
-                        obj = event.get("object") or {}
-                        if event.get("type") == "ERROR":
-                            reason, message = (
-                                str(obj.get("reason") or ""),
-                                str(obj.get("message") or ""),
-                            )
-                            raise KubeError(obj.get("code") or 500, reason, message)
-                        version = str(obj.get("metadata", {}).get("resourceVersion") or version)
-                        if event.get("type") == "BOOKMARK":
-                            continue
-                        name = obj["metadata"]["name"]
-                        if event.get("type") == "DELETED":
-                            self._known.setdefault((side, kind), set()).discard(name)
-                        else:
-                            self._known.setdefault((side, kind), set()).add(name)
-                        self._observe(side, kind, obj)
-            except WatchExpiredError:
-                logger.info("%s %s watch expired, listing again", side, kind.resource)
-            except KubeError as exc:
-                if exc.status == 401:
-                    raise AuthenticationError(f"{side} cluster rejected the credentials") from None
-                self._failed(where, side, kind, exc)
-                await asyncio.sleep(backoff.next_delay())
-            except TRANSIENT_ERRORS as exc:
-                self._failed(where, side, kind, exc)
-                await asyncio.sleep(backoff.next_delay())
-
-    def _failed(self, where: str, side: str, kind: ReplicatedResource, exc: BaseException) -> None:
-        status = getattr(exc, "status", None)
+        status = exc.status if isinstance(exc, KubeError) else None
+        if status == 401:
+            self._reject(f"{side} cluster rejected the credentials")
+            return
         peer = f"peer {self.peer}" if side == "remote" else "the local cluster"
         if status == 403:
             reason = "RemoteForbidden" if side == "remote" else "LocalForbidden"
@@ -205,63 +246,53 @@ class Reflector:
             text = f"{peer} failed watching {kind.resource}"
         self._problem(where, reason, f"{text}: {describe_error(exc)}")
 
-    def _observe(self, side: str, kind: ReplicatedResource, obj: JSONObject) -> None:
-        metadata = obj.get("metadata") or {}
-        name = metadata.get("name")
-        if not name:
-            return
-        if side == "local" and metadata.get("namespace"):
-            self._namespaces[(kind, name)] = metadata["namespace"]
-        self._enqueue(kind, name)
-
-    def _enqueue(self, kind: ReplicatedResource, name: str) -> None:
-        key = (kind, name)
-        if key not in self._queued:
-            self._queued.add(key)
-            self._queue.put_nowait(key)
-
-    async def _work(self) -> None:
-        # A remote copy whose local object is not listed yet must not look orphaned.
-        for synced in self._local_synced.values():
-            await synced.wait()
-        loop = asyncio.get_running_loop()
-        while True:
-            key = await self._queue.get()
-            self._queued.discard(key)
-            kind, name = key
-            try:
-                async with asyncio.timeout(RECONCILE_TIMEOUT):
-                    await self.reconcile(kind, name)
-            except KubeError as exc:
-                if exc.status == 401:
-                    raise AuthenticationError("a cluster rejected the credentials") from None
-                self._retry(loop, key, exc)
-            except TRANSIENT_ERRORS as exc:
-                self._retry(loop, key, exc)
-            else:
-                self._failures.pop(key, None)
-                self._solved(f"object-{kind.resource}-{name}")
-
-    def _retry(
-        self, loop: asyncio.AbstractEventLoop, key: tuple[ReplicatedResource, str], exc: Exception
-    ) -> None:
-        kind, name = key
-        backoff = self._failures.setdefault(key, Backoff())
-        if getattr(exc, "status", None) != 409:  # a conflict is routine: read again
-            self._problem(
-                f"object-{kind.resource}-{name}",
-                "ReplicationFailed",
-                f"replicating {kind.kind} {name} to {self.peer} failed: {describe_error(exc)}",
-            )
-        loop.call_later(backoff.next_delay(), self._enqueue, kind, name)
-
     # --- reconciliation ---------------------------------------------------------------
+
+    async def _reconcile_key(self, key: str) -> float | None:
+        """The controller's reconcile: one object, bounded in time, its problems reported."""
+        kind_key, _, name = key.partition("/")
+        kind = self._kinds[kind_key]
+        where = f"object-{kind.resource}-{name}"
+        try:
+            async with asyncio.timeout(RECONCILE_TIMEOUT):
+                await self.reconcile(kind, name)
+        except KubeError as exc:
+            if exc.status == 401:
+                self._reject("a cluster rejected the credentials")
+                raise
+            if exc.status == 409:  # a conflict is routine: read again
+                logger.debug("replicating %s %s: %s", kind.kind, name, describe_error(exc))
+                return CONFLICT_RETRY
+            self._failed(where, kind, name, exc)
+            raise
+        except Exception as exc:
+            self._failed(where, kind, name, exc)
+            raise
+        self._solved(where)
+        return None
+
+    def _failed(self, where: str, kind: ReplicatedResource, name: str, exc: Exception) -> None:
+        self._problem(
+            where,
+            "ReplicationFailed",
+            f"replicating {kind.kind} {name} to {self.peer} failed: {describe_error(exc)}",
+        )
+
+    async def _local_object(
+        self, kind: ReplicatedResource, namespace: str, name: str
+    ) -> JSONObject | None:
+        """The local object: cached while selected, else (it may have left the selection
+        with the finalizer on) read from the API."""
+        cached = self.local_informers[kind].cache.get(f"{namespace}/{name}")
+        if cached is not None:
+            return cached
+        return await self._local.get(kind.path(namespace, name))
 
     async def reconcile(self, kind: ReplicatedResource, name: str) -> None:
         """Bring the local object ``name`` and its remote copy in line."""
         namespace = self._namespaces.get((kind, name))
         local_path = kind.path(namespace, name) if namespace else None
-        local = await self.local.get(local_path) if local_path else None
+        local = await self._local_object(kind, namespace, name) if namespace else None
         remote_path = kind.path(self.remote_namespace, name)
         remote = await self.remote.get(remote_path)
         foreign = remote is not None and not logic.is_our_copy(remote, self.local_cluster_id)
@@ -283,14 +314,14 @@ class Reflector:
                 return  # the remote DELETED event brings us back to drop the finalizer
             if local is not None and local_path is not None:
                 await set_finalizer(
-                    self.local, local_path, local, consts.CRD_REPLICATOR_RESOURCE_FINALIZER, False
+                    self._local, local_path, local, consts.CRD_REPLICATOR_RESOURCE_FINALIZER, False
                 )
-            elif local is None:
+            elif namespace and f"{namespace}/{name}" not in self.local_informers[kind].cache:
                 self._namespaces.pop((kind, name), None)  # nothing left to remember
             return
         assert local is not None and local_path is not None
         local = await set_finalizer(
-            self.local, local_path, local, consts.CRD_REPLICATOR_RESOURCE_FINALIZER, True
+            self._local, local_path, local, consts.CRD_REPLICATOR_RESOURCE_FINALIZER, True
         )
         desired = logic.desired_remote(local, kind, self.local_cluster_id, self.remote_namespace)
         if remote is None:
@@ -303,5 +334,5 @@ class Reflector:
                 logger.info("updated %s %s on %s", kind.kind, name, self.peer)
         with_status = logic.status_update(local, remote)
         if with_status is not None:
-            await self.local.request("PUT", kind.path(namespace, name, "status"), with_status)
+            await self._local.request("PUT", kind.path(namespace, name, "status"), with_status)
             logger.info("copied the status of %s %s from %s", kind.kind, name, self.peer)

@@ -1,8 +1,9 @@
 """Everything that runs against one sandbox cluster, as plain API clients.
 
-Informers (pods, nodes, deployments, replicasets, daemonsets, statefulsets) are shared by the node
-heartbeat, the workload controllers, the scheduler, and, per physical node, the hollow
-kubelet and the process runner.
+One set of shared :class:`~liqo_core.kube.Informers` (pods, nodes, deployments,
+replicasets, daemonsets, statefulsets: one watch per collection) feeds the workload
+controllers, the scheduler, and, per physical node, the hollow kubelet and the process
+runner.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from liqo_core.kube import Informer, Kube, KubeError, KubeTarget
+from liqo_core.kube import Informers, Kube, KubeError, KubeTarget
 from liqo_core.sandbox import apiproxy
 from liqo_core.sandbox.daemonsets import DaemonSetController
 from liqo_core.sandbox.deployments import DeploymentController
@@ -84,6 +85,8 @@ class ClusterAgent:
         self.workdir = workdir
         self.network = PodNetwork(netns_prefix, info.name) if netns_prefix else None
         self.kube: Kube | None = None
+        #: The shared informers (one per collection) every component reads.
+        self.informers: Informers | None = None
         self.kubelets: list[HollowKubelet] = []
         self.runners: list[ProcessRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -97,25 +100,16 @@ class ClusterAgent:
         heartbeat = NodeHeartbeat(kube, self.info.nodes)
         await heartbeat.register()
         await self._publish_info(kube)
-        informers = {
-            name: Informer(kube, path)
-            for name, path in {
-                "pods": "/api/v1/pods",
-                "nodes": "/api/v1/nodes",
-                "deployments": "/apis/apps/v1/deployments",
-                "replicasets": "/apis/apps/v1/replicasets",
-                "daemonsets": "/apis/apps/v1/daemonsets",
-                "statefulsets": "/apis/apps/v1/statefulsets",
-            }.items()
-        }
-        pods, nodes = informers["pods"], informers["nodes"]
+        informers = self.informers = Informers(kube)
+        pods, nodes = informers.get("/api/v1/pods"), informers.get("/api/v1/nodes")
+        replicasets = informers.get("/apis/apps/v1/replicasets")
         components: list[Any] = [
             heartbeat,
             Scheduler(kube, pods, nodes),
-            ReplicaSetController(kube, informers["replicasets"], pods),
-            DeploymentController(kube, informers["deployments"], informers["replicasets"]),
-            DaemonSetController(kube, informers["daemonsets"], nodes, pods),
-            StatefulSetController(kube, informers["statefulsets"], pods),
+            ReplicaSetController(kube, replicasets, pods),
+            DeploymentController(kube, informers.get("/apis/apps/v1/deployments"), replicasets),
+            DaemonSetController(kube, informers.get("/apis/apps/v1/daemonsets"), nodes, pods),
+            StatefulSetController(kube, informers.get("/apis/apps/v1/statefulsets"), pods),
         ]
         endpoint = api_endpoint(self.info.kubeconfig)
         if self.network is not None:
@@ -147,11 +141,8 @@ class ClusterAgent:
             components += [kubelet, runner]
         for component in components:
             self._spawn(component.run(), type(component).__name__)
-        for name, informer in informers.items():
-            self._spawn(informer.run(), f"informer {name}")
-        await asyncio.wait_for(
-            asyncio.gather(*(informer.wait_synced() for informer in informers.values())), 60
-        )
+        informers.start()
+        await asyncio.wait_for(informers.wait_synced(), 60)
 
     def _spawn(self, coro: Any, name: str) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro, name=f"{self.info.name} {name}")
@@ -181,6 +172,8 @@ class ClusterAgent:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.informers is not None:
+            await self.informers.stop()
         await asyncio.gather(*(runner.close() for runner in self.runners), return_exceptions=True)
         for kubelet in self.kubelets:
             await kubelet.close()

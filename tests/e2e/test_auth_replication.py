@@ -27,6 +27,7 @@ import yaml
 from e2e_support import free_port, wait_for
 
 from liqo_core.testing.clusters import ClusterHandle
+from liqo_core.testing.kubectl import get_json
 
 pytestmark = pytest.mark.e2e
 
@@ -44,14 +45,6 @@ def apply_crds(cluster: ClusterHandle) -> None:
     ).stdout
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=manifests)
     cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{SLICES}")
-
-
-def get_json(cluster: ClusterHandle, *args: str) -> dict[str, Any] | None:
-    proc = cluster.kubectl("get", *args, "-o", "json", check=False)
-    if proc.returncode != 0:
-        assert "NotFound" in proc.stderr, proc.stderr
-        return None
-    return dict(json.loads(proc.stdout))
 
 
 def create(cluster: ClusterHandle, obj: dict[str, Any]) -> None:

@@ -10,13 +10,8 @@ stop on SIGTERM. Everything is observed through the Kubernetes API and HTTP endp
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
-import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,47 +19,33 @@ from typing import Any
 
 import pytest
 import yaml
-from e2e_support import free_port, wait_for
+from e2e_support import (
+    LIQO,
+    RoleProcess,
+    install_distribution,
+    role_environment,
+    wait_for,
+)
 
 from liqo_core.testing.clusters import ClusterHandle
+from liqo_core.testing.kubectl import get_json
 
 pytestmark = pytest.mark.e2e
 
 DIST = Path(__file__).parents[1] / "fixtures" / "dists" / "liqo-test-role-widget"
-LIQO = Path(sys.executable).parent / "liqo"
 LEASE = "widget-agent.liqo.io"
 
 
 @pytest.fixture(scope="module")
 def widget_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory holding the installed ``liqo-test-role-widget`` distribution."""
-    source = tmp_path_factory.mktemp("widget-src") / "dist"
-    shutil.copytree(DIST, source)  # pip builds in place: keep the repository clean
-    site = tmp_path_factory.mktemp("widget-site")
-    subprocess.run(
-        [
-            *(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"),
-            *("--no-build-isolation", "--target", str(site), str(source)),
-        ],
-        check=True,
-        timeout=300,
-    )
-    return site
-
-
-def _environment(site: Path, **extra: str) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("LIQO_")}
-    environment["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(site), environment.get("PYTHONPATH")])
-    )
-    environment.update(extra)
-    return environment
+    return install_distribution(DIST, tmp_path_factory)
 
 
 def _liqo(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(LIQO), *args],
-        env=_environment(site, **env),
+        env=role_environment(site, **env),
         capture_output=True,
         text=True,
         timeout=60,
@@ -73,40 +54,12 @@ def _liqo(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str
 
 
 @dataclass
-class Agent:
-    """One ``liqo widget-agent`` subprocess."""
-
-    identity: str
-    health_port: int
-    metrics_port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def get(self, port: int, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
-                return answer.status, answer.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-        except OSError:
-            return 0, ""
-
-    def metric(self, sample: str) -> float | None:
-        status, text = self.get(self.metrics_port, "/metrics")
-        for line in text.splitlines() if status == 200 else []:
-            name, _, value = line.rpartition(" ")
-            if name == sample:
-                return float(value)
-        return None
-
-
-@dataclass
 class Agents:
     cluster: ClusterHandle
     namespace: str
     site: Path
     tmp: Path
-    started: list[Agent] = field(default_factory=list)
+    started: list[RoleProcess] = field(default_factory=list)
 
     def config(self, **widget: Any) -> Path:
         path = self.tmp / "config.yaml"
@@ -115,33 +68,21 @@ class Agents:
         )
         return path
 
-    def start(self, identity: str, config: Path, *extra: str) -> Agent:
-        health, metrics = free_port(), free_port()
-        log = self.tmp / f"{identity}.log"
-        command = [
-            *(str(LIQO), "widget-agent", "--config", str(config)),
-            *("--kubeconfig", str(self.cluster.kubeconfig), "--identity", identity),
-            *("--health-port", str(health), "--metrics-port", str(metrics)),
-            *("--bind-address", "127.0.0.1", *extra),
-        ]
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                command,
-                env=_environment(self.site),
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        agent = Agent(identity, health, metrics, process, log)
+    def start(self, identity: str, config: Path, *extra: str) -> RoleProcess:
+        agent = RoleProcess.start(
+            "widget-agent",
+            self.cluster,
+            *extra,
+            identity=identity,
+            config=config,
+            site=self.site,
+            log=self.tmp / f"{identity}.log",
+        )
         self.started.append(agent)
         return agent
 
     def get_json(self, *args: str) -> dict[str, Any] | None:
-        proc = self.cluster.kubectl("get", *args, "-n", self.namespace, "-o", "json", check=False)
-        if proc.returncode != 0:
-            assert "NotFound" in proc.stderr, proc.stderr
-            return None
-        return dict(json.loads(proc.stdout))
+        return get_json(self.cluster, *args, "-n", self.namespace)
 
     def holder(self) -> str:
         lease = self.get_json("lease", LEASE) or {}
@@ -149,9 +90,7 @@ class Agents:
 
     def close(self) -> None:
         for agent in self.started:
-            if agent.process.poll() is None:
-                agent.process.kill()
-                agent.process.wait(30)
+            agent.kill()
 
 
 @pytest.fixture

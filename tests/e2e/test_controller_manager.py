@@ -8,26 +8,20 @@ the Kubernetes API and the HTTP endpoints, so the tests hold on a real cluster t
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import yaml
-from e2e_support import free_port
+from e2e_support import RoleProcess, install_distribution
 from e2e_support import wait_for as e2e_wait_for
 
 from liqo_core.testing.clusters import ClusterHandle
+from liqo_core.testing.kubectl import get_json as kubectl_json
 
 pytestmark = pytest.mark.e2e
 
@@ -35,78 +29,18 @@ LEASE = "66cf253f.ctrlmgr.liqo.io"
 LABEL = "liqo-test/marker"
 HANDLED_BY = "liqo-test/handled-by"
 MARKER_DIST = Path(__file__).parents[1] / "fixtures" / "dists" / "liqo-test-module-marker"
-LIQO = Path(sys.executable).parent / "liqo"
-PIP_INSTALL = (
-    sys.executable,
-    "-m",
-    "pip",
-    "install",
-    "--quiet",
-    "--no-deps",
-    "--no-build-isolation",
-)
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
 def marker_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory holding the installed ``liqo-test-module-marker`` distribution."""
-    source = tmp_path_factory.mktemp("marker-src") / "dist"
-    shutil.copytree(MARKER_DIST, source)  # pip builds in place: keep the repository clean
-    site = tmp_path_factory.mktemp("marker-site")
-    subprocess.run(
-        [*PIP_INSTALL, "--target", str(site), str(source)],
-        check=True,
-        timeout=300,
-    )
-    return site
+    return install_distribution(MARKER_DIST, tmp_path_factory)
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
     """The shared e2e wait, with this file's longer default (subprocess replicas start slowly)."""
     return e2e_wait_for(what, probe, timeout, interval=0.2)
-
-
-@dataclass
-class Replica:
-    """One ``liqo controller-manager`` subprocess."""
-
-    identity: str
-    health_port: int
-    metrics_port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def get(self, port: int, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
-                return answer.status, answer.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-        except OSError:
-            return 0, ""
-
-    def probe(self, path: str) -> int:
-        return self.get(self.health_port, path)[0]
-
-    def metric(self, sample: str) -> float | None:
-        status, text = self.get(self.metrics_port, "/metrics")
-        for line in text.splitlines() if status == 200 else []:
-            name, _, value = line.rpartition(" ")
-            if name == sample:
-                return float(value)
-        return None
-
-    def logs(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self, sig: signal.Signals, timeout: float = 30.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"{self.identity} did not exit:\n{self.logs()[-3000:]}") from None
 
 
 class Replicas:
@@ -117,7 +51,7 @@ class Replicas:
         self.namespace = namespace
         self.site = site
         self.tmp = tmp
-        self.started: list[Replica] = []
+        self.started: list[RoleProcess] = []
         self.marked: list[str] = []
 
     def config(self, modules: tuple[str, ...] = ("marker",), **manager: Any) -> Path:
@@ -137,36 +71,24 @@ class Replicas:
         *extra: str,
         health_port: int | None = None,
         env: dict[str, str] | None = None,
-    ) -> Replica:
-        health, metrics = health_port or free_port(), free_port()
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("LIQO_")}
-        environment.update(env or {})
-        path = [str(self.site), environment.get("PYTHONPATH")]
-        environment["PYTHONPATH"] = os.pathsep.join(filter(None, path))
-        log = self.tmp / f"{identity}.log"
-        command = [
-            *(str(LIQO), "controller-manager", "--config", str(config)),
-            *("--kubeconfig", str(self.cluster.kubeconfig), "--identity", identity),
-            *("--health-port", str(health), "--metrics-port", str(metrics)),
-            *("--bind-address", "127.0.0.1", *extra),
-        ]
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                command,
-                env=environment,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        replica = Replica(identity, health, metrics, process, log)
+    ) -> RoleProcess:
+        replica = RoleProcess.start(
+            "controller-manager",
+            self.cluster,
+            *extra,
+            identity=identity,
+            config=config,
+            site=self.site,
+            log=self.tmp / f"{identity}.log",
+            health_port=health_port,
+            env=env,
+        )
         self.started.append(replica)
         return replica
 
     def close(self) -> None:
         for replica in self.started:
-            if replica.process.poll() is None:
-                replica.process.kill()
-                replica.process.wait(30)
+            replica.kill()
         for name in self.marked:  # no replica is left to remove the module's finalizer
             self.cluster.kubectl(
                 *("patch", "configmap", name, "-n", self.namespace, "--type=merge"),
@@ -177,11 +99,7 @@ class Replicas:
     # --- observations through the API ------------------------------------------------
 
     def get_json(self, *args: str) -> dict[str, Any] | None:
-        proc = self.cluster.kubectl("get", *args, "-n", self.namespace, "-o", "json", check=False)
-        if proc.returncode != 0:
-            assert "NotFound" in proc.stderr, proc.stderr
-            return None
-        return dict(json.loads(proc.stdout))
+        return kubectl_json(self.cluster, *args, "-n", self.namespace)
 
     def lease_spec(self) -> dict[str, Any]:
         lease = self.get_json("lease", LEASE)
@@ -217,7 +135,7 @@ def replicas(
         group.close()
 
 
-def _leader_among(replicas: Replicas, candidates: list[Replica]) -> Replica:
+def _leader_among(replicas: Replicas, candidates: list[RoleProcess]) -> RoleProcess:
     identities = {replica.identity: replica for replica in candidates}
     holder = wait_for("a lease holder", lambda: identities.get(replicas.holder()))
     return holder

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from liqo_auth.settings import AuthenticationSettings, WebhookSettings
+from liqo_auth.settings import AuthenticationSettings
 from liqo_auth.webhooks import rules
-from liqo_auth.webhooks.server import self_signed_certificate, webhook_server
 from pydantic import ValidationError
+
+from liqo_core.settings import WebhookSettings
+from liqo_core.webhooks import self_signed_certificate, webhook_server
 
 
 def obj(

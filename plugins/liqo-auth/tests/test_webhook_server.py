@@ -8,8 +8,9 @@ import ssl
 from typing import Any
 
 import aiohttp
-from liqo_auth.settings import WebhookSettings
-from liqo_auth.webhooks.server import webhook_server
+
+from liqo_core.settings import WebhookSettings
+from liqo_core.webhooks import webhook_server
 
 
 def _free_port() -> int:

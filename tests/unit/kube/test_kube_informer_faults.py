@@ -1,6 +1,7 @@
 """The informer against the faults a real API server shows: an expired watch (410 Gone),
 a dropped connection and a restart. Every change must reach the handlers exactly once
-and the cache must end equal to the server's state."""
+and the cache must end equal to the server's state; failures and the recovery reach the
+owner's callbacks."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from kube_fakeapi import PATH, FakeAPI
 
-from liqo_core.kube import Backoff, Informer
+from liqo_core.kube import Backoff, Informer, KubeError
 
 Seen = list[tuple[str, str, str]]
 
@@ -170,3 +172,61 @@ async def test_bookmarks_move_the_resume_point(api: FakeAPI) -> None:
         await until(lambda: len(api.watches) == 2, "the resumed watch")
         assert api.watches[1]["resourceVersion"] == mark
         assert len(w.seen) == 1  # a bookmark is no change
+
+
+async def test_failures_and_the_recovery_reach_the_callbacks(api: FakeAPI) -> None:
+    api.put("a", "1")
+    errors: list[BaseException] = []
+    recoveries: list[int] = []  # how many failures each recovery ended
+    kube = api.client()
+    informer = Informer(
+        kube,
+        PATH,
+        backoff=Backoff(initial=0.02, cap=0.1),
+        watch_timeout=60,
+        on_error=errors.append,
+        on_recovered=lambda: recoveries.append(len(errors)),
+    )
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.wait_synced(), 10)
+        await until(lambda: len(api.watches) == 1, "the watch")
+        assert (errors, recoveries) == ([], [])  # no failure, nothing recovered
+        await api.stop()
+        await until(lambda: len(errors) >= 2, "failed reconnections")
+        assert all(isinstance(err, aiohttp.ClientError) for err in errors)
+        assert recoveries == []
+        api.put("a", "2")
+        await api.start()
+        await until(lambda: bool(recoveries), "the recovery")
+        assert recoveries == [len(errors)]
+        api.put("a", "3")
+        await until(lambda: informer.cache["ns/a"]["data"]["value"] == "3", "a later change")
+        assert recoveries == [len(errors)]  # once per outage
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await kube.close()
+
+
+async def test_an_api_error_reaches_the_callback_and_a_failing_callback_is_logged(
+    api: FakeAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[BaseException] = []
+
+    def broken(err: BaseException) -> None:
+        seen.append(err)
+        raise RuntimeError("a bug in the callback")
+
+    kube = api.client()
+    unknown = "/api/v1/namespaces/ns/secrets"  # the fake serves ConfigMaps only: 404
+    informer = Informer(kube, unknown, backoff=Backoff(initial=0.02, cap=0.1), on_error=broken)
+    task = asyncio.create_task(informer.run())
+    try:
+        await until(lambda: len(seen) >= 2, "retries despite the failing callback")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await kube.close()
+    assert all(isinstance(err, KubeError) and err.status == 404 for err in seen)
+    assert "a handler of informer" in caplog.text

@@ -12,7 +12,8 @@ import kopf
 import pytest
 
 from liqo_core import LiqoSettings, load_runtime
-from liqo_core.kube import Kube, KubeTarget
+from liqo_core.controllers import ControllerContext, hosted_controller_names
+from liqo_core.kube import Controller, Informers, Kube, KubeTarget
 from liqo_core.peers import (
     ModulePeerStatus,
     PeerCondition,
@@ -24,7 +25,6 @@ from liqo_core.peers.controller import (
     FOREIGN_CLUSTERS,
     ForeignClusterReconciler,
     foreign_cluster_path,
-    known_peers,
 )
 
 
@@ -33,7 +33,6 @@ class FakeKube:
 
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, Any]] = {}
-        self.lists: dict[str, list[dict[str, Any]]] = {}
         self.patches = 0
 
     async def get(self, path: str) -> dict[str, Any] | None:
@@ -59,11 +58,6 @@ class FakeKube:
         self.patches += 1
         return target
 
-    async def list_items(self, path: str, label_selector: str | None = None) -> list[Any]:
-        if path == FOREIGN_CLUSTERS:
-            return [copy.deepcopy(o) for p, o in self.objects.items() if p.startswith(path)]
-        return self.lists.get(path, [])
-
 
 class Peers:
     """A fake module source: which peers have a Tenant."""
@@ -78,10 +72,13 @@ class Peers:
         return ModulePeerStatus(in_use=True, consumer=True, conditions=[ready])
 
 
+TENANTS = WatchedResource("authentication.liqo.io", "v1beta1", "tenants")
+
+
 @pytest.fixture
 def world() -> tuple[FakeKube, Peers, ForeignClusterReconciler]:
     peers = Peers()
-    watch = WatchedResource("authentication.liqo.io", "v1beta1", "tenants")
+    watch = TENANTS
     source = PeerStatusSource("authentication", (watch,), peers.status)
     settings = LiqoSettings(modules=["authentication"])
     return FakeKube(), peers, ForeignClusterReconciler(settings, [source])
@@ -117,14 +114,6 @@ async def test_a_declared_foreign_cluster_stays(world: Any) -> None:
     assert api.objects[foreign_cluster_path("d")]["status"]["role"] == "Unknown"
 
 
-async def test_known_peers_come_from_foreign_clusters_and_watched_objects(world: Any) -> None:
-    api, _, reconciler = world
-    api.objects[foreign_cluster_path("a")] = {"metadata": {"name": "a"}}
-    labelled = {"metadata": {"labels": {"liqo.io/remote-cluster-id": "b"}}}
-    api.lists["/apis/authentication.liqo.io/v1beta1/tenants"] = [labelled, {"metadata": {}}]
-    assert await known_peers(api, reconciler.sources) == {"a", "b"}
-
-
 def test_the_core_registry_exists_without_modules() -> None:
     with load_runtime(LiqoSettings(modules=[])) as runtime:
         assert runtime.peer_status_sources() == []
@@ -145,59 +134,94 @@ def test_the_authentication_module_contributes_a_source() -> None:
         }
 
 
+def hosted(
+    api: FakeKube, reconciler: ForeignClusterReconciler, monkeypatch: pytest.MonkeyPatch
+) -> tuple[ControllerContext, Controller]:
+    """The controller as the core operator builds it, its reconciliations on ``api``."""
+
+    @contextlib.asynccontextmanager
+    async def shared_client(target: KubeTarget) -> AsyncIterator[FakeKube]:
+        yield api
+
+    monkeypatch.setattr(controller, "kube_client", shared_client)
+    fake: Any = api
+    context = ControllerContext(fake, Informers(fake), reconciler.settings, KubeTarget())
+    [built] = reconciler.build(context)
+    return context, built
+
+
+async def next_key(built: Controller) -> str:
+    return await asyncio.wait_for(built.queue.get(), 5)
+
+
+def test_the_core_operator_hosts_the_controller() -> None:
+    with load_runtime(LiqoSettings(modules=["authentication"])) as runtime:
+        assert hosted_controller_names(runtime.core_registry()) == ("foreigncluster",)
+
+
+async def test_cached_objects_queue_their_peers_after_the_coalescing_delay(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, _, reconciler = world
+    reconciler.coalesce = 0.05
+    informers = Informers(api)
+    informers.get(FOREIGN_CLUSTERS).cache.upsert({"metadata": {"name": "a"}})
+    tenants = informers.get(TENANTS.path, label_selector=TENANTS.selector)
+    tenants.cache.upsert({"metadata": {"name": "t", "labels": {"liqo.io/remote-cluster-id": "b"}}})
+    tenants.cache.upsert({"metadata": {"name": "unlabelled"}})
+    context = ControllerContext(api, informers, reconciler.settings, KubeTarget())
+    [built] = reconciler.build(context)
+    assert len(built.queue) == 0  # not before the delay
+    assert {await next_key(built), await next_key(built)} == {"a", "b"}
+    assert reconciler.known_peers() == {"a", "b"}
+
+
 async def test_a_burst_of_changes_costs_one_reconciliation(
     world: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api, peers, reconciler = world
     peers.consumers.add("c")
-
-    @contextlib.asynccontextmanager
-    async def shared_client(target: KubeTarget) -> AsyncIterator[FakeKube]:
-        yield api
-
-    monkeypatch.setattr(controller, "kube_client", shared_client)
     reconciler.coalesce = 0.05
-    done: list[str] = []
-    reconcile = reconciler.reconcile
-
-    async def counted(kube: Any, peer: str) -> None:
-        await reconcile(kube, peer)
-        done.append(peer)
-
-    reconciler.reconcile = counted
-    # A peering's dozen events, as its objects are created one after the other.
-    await asyncio.gather(*(reconciler.request(KubeTarget(), "c") for _ in range(12)))
-    assert done == ["c"]
-    assert api.objects[foreign_cluster_path("c")]["status"]["role"] == "Consumer"
-
-    # A change after the reconciliation is seen by another one.
-    peers.consumers.clear()
-    await reconciler.request(KubeTarget(), "c")
-    assert done == ["c", "c"]
-    assert api.objects == {}
-
-
-async def test_event_handlers_only_enqueue_and_stop_cancels_what_is_pending(
-    world: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    api, peers, reconciler = world
-    peers.consumers.add("c")
-
-    @contextlib.asynccontextmanager
-    async def shared_client(target: KubeTarget) -> AsyncIterator[FakeKube]:
-        yield api
-
-    monkeypatch.setattr(controller, "kube_client", shared_client)
-    reconciler.coalesce = 0.05
-    for _ in range(12):
-        reconciler.enqueue(KubeTarget(), "c")  # returns at once: nothing reconciled yet
-    assert api.objects == {}
-    await reconciler.stop()
-    assert api.objects == {}  # cancelled before its turn
-
-    for _ in range(12):
-        reconciler.enqueue(KubeTarget(), "c")
-    assert len(reconciler._tasks) == 1  # one reconciliation scheduled for the burst
-    await asyncio.wait(set(reconciler._tasks))
+    _, built = hosted(api, reconciler, monkeypatch)
+    for _ in range(12):  # a peering's dozen events, as its objects are created
+        reconciler.enqueue("c")
+    key = await next_key(built)
+    assert key == "c"
+    reconciler.enqueue("c")  # a change while it is reconciled ...
+    await built.process(key)
+    built.queue.done(key)
+    assert len(built.queue) == 0  # (the burst cost one reconciliation)
     assert api.objects[foreign_cluster_path("c")]["status"]["role"] == "Consumer"
     assert api.patches == 1
+
+    peers.consumers.clear()  # ... is seen by one more
+    key = await next_key(built)
+    assert key == "c"
+    await built.process(key)
+    built.queue.done(key)
+    assert api.objects == {}
+    assert len(built.queue) == 0
+
+
+async def test_the_resync_queues_every_known_peer_and_stopping_closes_the_checks(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, _, reconciler = world
+    reconciler.resync = 0.05
+    context, built = hosted(api, reconciler, monkeypatch)
+    informers: Informers = context.informers
+    informers.get(FOREIGN_CLUSTERS).cache.upsert({"metadata": {"name": "d"}})
+    closed: list[bool] = []
+
+    async def close() -> None:
+        closed.append(True)
+
+    monkeypatch.setattr(reconciler.checker, "close", close)
+    [resync] = context.tasks
+    task = asyncio.create_task(resync())
+    try:
+        assert await next_key(built) == "d"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert closed == [True]

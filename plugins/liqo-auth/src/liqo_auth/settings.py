@@ -10,21 +10,18 @@ renders them all here.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import ClassVar, Literal, Self
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from liqo_core.kube.quantity import is_quantity
 from liqo_core.settings import (
-    DNS1123Label,
-    DNS1123Subdomain,
     LiqoSettings,
     PluginName,
-    Port,
     Seconds,
     SettingsSection,
+    WebhookSettings,
 )
 
 
@@ -49,49 +46,6 @@ class ApiServerSettings(BaseModel):
     #: CA (PEM) given to consumers in ``authParams.ca``; empty means the CA the
     #: controller-manager trusts, else ``kube-root-ca.crt``.
     ca: str | None = None
-
-
-class WebhookSettings(BaseModel):
-    """The module's admission webhooks (upstream's ``liqo-webhook``: port 9443, failure
-    policy Fail), served over HTTPS by the controller-manager's kopf operator.
-
-    kopf keeps Validating/MutatingWebhookConfiguration :attr:`configuration` pointing at
-    this server: through Service :attr:`service` (Liqo namespace) when set, else at URL
-    ``https://<host>:<port>``. The serving certificate is :attr:`cert_file` /
-    :attr:`key_file` when given (with :attr:`ca_file` as the CA handed to the API server),
-    else a self-signed one made at start for the Service's DNS names or ``host``.
-    """
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        extra="forbid",
-        frozen=True,
-    )
-
-    enabled: bool = False
-    #: Address the HTTPS server listens on.
-    address: str = "0.0.0.0"
-    port: Port = 9443
-    #: Name of the two webhook configurations (webhook names are ``<rule>.<name>``).
-    configuration: DNS1123Subdomain = "liqo-webhook"
-    #: Service (in the Liqo namespace) in front of the server, and its port.
-    service: DNS1123Label | None = None
-    service_port: Port = 443
-    #: Host name or IP of the URL the API server calls when there is no Service.
-    host: str | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    ca_file: Path | None = None
-
-    @model_validator(mode="after")
-    def _certificate_pair(self) -> Self:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("webhook.certFile and webhook.keyFile go together")
-        if self.ca_file is not None and self.cert_file is None:
-            raise ValueError("webhook.caFile needs webhook.certFile and webhook.keyFile")
-        return self
 
 
 class AuthenticationSettings(SettingsSection):

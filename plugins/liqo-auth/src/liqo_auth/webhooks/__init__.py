@@ -2,7 +2,7 @@
 webhooks, §3.3 and §3.4), served by the controller-manager's kopf operator.
 
 With ``authentication.webhook.enabled`` a start-up handler gives the module's operator
-its webhook server (:func:`~liqo_auth.webhooks.server.webhook_server`) and lets kopf keep
+its webhook server (:func:`liqo_core.webhooks.serve_webhooks`) and lets kopf keep
 the Validating/MutatingWebhookConfiguration ``authentication.webhook.configuration`` up to
 date (failure policy Fail, as upstream's). The webhooks are persistent: they stay
 configured while the controller-manager is down or restarting, so the invariants never
@@ -24,7 +24,6 @@ The rules themselves are in :mod:`liqo_auth.webhooks.rules`.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -35,13 +34,11 @@ from liqo_auth.kube import operator_api
 from liqo_auth.names import tenant_namespace_selector
 from liqo_auth.settings import auth_settings
 from liqo_auth.webhooks import rules
-from liqo_auth.webhooks.server import webhook_server
 from liqo_core import LiqoSettings
 from liqo_core.api.authentication_v1beta1 import GROUP, VERSION
 from liqo_core.api.consts import REMOTE_CLUSTER_ID_LABEL
 from liqo_core.kube import JSONObject, Kube
-
-logger = logging.getLogger(__name__)
+from liqo_core.webhooks import serve_webhooks
 
 #: HTTP status of refusals: 403 for what the requester may not do, 422 for invalid objects.
 FORBIDDEN, INVALID = 403, 422
@@ -124,22 +121,8 @@ async def check_tenant(api: Kube, operation: str, old: JSONObject | None, new: J
 def register(registry: kopf.OperatorRegistry, liqo_settings: LiqoSettings) -> None:
     """Register the webhooks and their server when ``authentication.webhook.enabled``."""
     config = auth_settings(liqo_settings).webhook
-    if not config.enabled:
+    if not serve_webhooks(registry, config, liqo_settings.namespace, module="authentication"):
         return
-
-    @kopf.on.startup(registry=registry, id="authentication-webhook-server")
-    def serve_webhooks(settings: kopf.OperatorSettings, **_: Any) -> None:
-        settings.admission.server = webhook_server(config, liqo_settings.namespace)
-        settings.admission.managed = config.configuration
-        where = (
-            f"Service {liqo_settings.namespace}/{config.service}"
-            if config.service
-            else f"https://{config.host or config.address}:{config.port}"
-        )
-        logger.info(
-            "admission webhooks on %s:%d, reached at %s (configurations %s)",
-            config.address, config.port, where, config.configuration,
-        )  # fmt: skip
 
     @kopf.on.mutate(
         GROUP,

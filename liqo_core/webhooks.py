@@ -1,15 +1,23 @@
-"""kopf's webhook server, as the controller-manager runs it (:class:`WebhookServer`).
+"""Admission webhooks of a module, served by its kopf operator in the controller-manager.
 
-Two things differ from :class:`kopf.WebhookServer`: the self-signed serving certificate
-is made with ``cryptography`` (kopf's own needs the optional ``certbuilder``), and behind
-a Service the webhook configurations kopf maintains reference that Service (namespace,
-name, port, with the CA bundle) instead of a URL.
+A module whose settings section holds a :class:`~liqo_core.settings.WebhookSettings`
+calls :func:`serve_webhooks` from ``liqo_register_handlers``, then registers its
+``kopf.on.mutate`` / ``kopf.on.validate`` handlers (``persistent=True``, so that the
+webhooks stay configured while the controller-manager restarts, failure policy Fail, as
+upstream's). Each module has its own port and configuration names: kopf rewrites the
+whole configuration it manages.
+
+:class:`WebhookServer` differs from :class:`kopf.WebhookServer` in two things: the
+self-signed serving certificate is made with ``cryptography`` (kopf's own needs the
+optional ``certbuilder``), and behind a Service the webhook configurations kopf maintains
+reference that Service (namespace, name, port, with the CA bundle) instead of a URL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 from collections.abc import AsyncIterator, Collection
 from typing import Any
 
@@ -19,7 +27,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from liqo_auth.settings import WebhookSettings
+from liqo_core.settings import WebhookSettings
+
+logger = logging.getLogger(__name__)
+
 
 #: Validity of the self-signed certificate; a new one is made at every start.
 SELF_SIGNED_VALIDITY = dt.timedelta(days=365)
@@ -120,3 +131,31 @@ def webhook_server(config: WebhookSettings, namespace: str) -> WebhookServer:
         pkeyfile=config.key_file,
         cafile=config.ca_file,
     )
+
+
+def serve_webhooks(
+    registry: kopf.OperatorRegistry, config: WebhookSettings, namespace: str, *, module: str
+) -> bool:
+    """Give ``module``'s operator the webhook server ``config`` describes (a start-up
+    handler), kopf keeping configurations ``config.configuration`` up to date.
+
+    Returns whether webhooks are enabled: register the admission handlers only then.
+    """
+    if not config.enabled:
+        return False
+
+    @kopf.on.startup(registry=registry, id=f"{module}-webhook-server")
+    def start_webhook_server(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.admission.server = webhook_server(config, namespace)
+        settings.admission.managed = config.configuration
+        where = (
+            f"Service {namespace}/{config.service}"
+            if config.service
+            else f"https://{config.host or config.address}:{config.port}"
+        )
+        logger.info(
+            "%s admission webhooks on %s:%d, reached at %s (configurations %s)",
+            module, config.address, config.port, where, config.configuration,
+        )  # fmt: skip
+
+    return True
