@@ -187,14 +187,14 @@ async def test_a_burst_of_changes_costs_one_reconciliation(
         reconciler.enqueue("c")
     key = await next_key(built)
     assert key == "c"
-    reconciler.enqueue("c")  # a change while it is reconciled ...
+    reconciler.enqueue("c")  # a change while it is reconciled,
     await built.process(key)
     built.queue.done(key)
     assert len(built.queue) == 0  # (the burst cost one reconciliation)
     assert api.objects[foreign_cluster_path("c")]["status"]["role"] == "Consumer"
     assert api.patches == 1
 
-    peers.consumers.clear()  # ... is seen by one more
+    peers.consumers.clear()  # is seen by one more reconciliation
     key = await next_key(built)
     assert key == "c"
     await built.process(key)

@@ -28,7 +28,8 @@ def test_hosted_names_count_as_the_module_controllers() -> None:
     host_controllers(registry, "gadget", lambda context: [])
 
     @kopf.on.event("v1", "configmaps", registry=registry, id="watcher-detail")
-    def watcher(**_: Any) -> None: ...
+    def watcher(**_: Any) -> None:
+        """A kopf resource handler: controller ``watcher``, detail ``detail``."""
 
     assert hosted_controller_names(registry) == ("widget", "gadget")
     assert controller_names(registry) == ("gadget", "watcher", "widget")
