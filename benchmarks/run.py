@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import apiserver  # sibling modules, importable once the folder is on sys.path
 import cli
 import peering
+import sandbox_network
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 #: Each suite measures and returns its rendered table.
@@ -30,6 +31,7 @@ SUITES: dict[str, Callable[[argparse.Namespace], str]] = {
     "apiserver": lambda args: table(apiserver.run(args.quick)),
     "cli": lambda args: cli.table(cli.run(args.quick, args.runs)),
     "peering": lambda args: peering.table(peering.run(args.quick, args.providers, args.runs)),
+    "sandbox-network": lambda args: sandbox_network.table(sandbox_network.run(args.quick)),
 }
 
 

@@ -22,17 +22,19 @@ import yaml
 
 from liqo_core.kube import Informers, Kube, KubeError, KubeTarget
 from liqo_core.sandbox import apiproxy
+from liqo_core.sandbox.cni import PodNetwork
 from liqo_core.sandbox.daemonsets import DaemonSetController
 from liqo_core.sandbox.deployments import DeploymentController
 from liqo_core.sandbox.hollow import HollowKubelet
 from liqo_core.sandbox.ipam import PodIPAllocator
-from liqo_core.sandbox.netns import PodNetwork
+from liqo_core.sandbox.networking import ClusterNetworking
 from liqo_core.sandbox.nodes import NodeHeartbeat
 from liqo_core.sandbox.replicasets import ReplicaSetController
 from liqo_core.sandbox.runner import ApiEndpoint, ProcessRunner
 from liqo_core.sandbox.scheduler import Scheduler
 from liqo_core.sandbox.state import ClusterInfo
 from liqo_core.sandbox.statefulsets import StatefulSetController
+from liqo_core.sandbox.topology import NetworkInfo
 
 JSON = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -79,11 +81,15 @@ class ClusterAgent:
         workdir: Path,
         netns_prefix: str | None = None,
         peers: Sequence[ClusterInfo] = (),
+        network: NetworkInfo | None = None,
     ) -> None:
         self.info = info
         self.peers = list(peers)
         self.workdir = workdir
-        self.network = PodNetwork(netns_prefix, info.name) if netns_prefix else None
+        self.netns_prefix = netns_prefix or ""
+        self.network_info = network
+        self.network: PodNetwork | None = None
+        self.networking: ClusterNetworking | None = None
         self.kube: Kube | None = None
         #: The shared informers (one per collection) every component reads.
         self.informers: Informers | None = None
@@ -111,6 +117,16 @@ class ClusterAgent:
             DaemonSetController(kube, informers.get("/apis/apps/v1/daemonsets"), nodes, pods),
             StatefulSetController(kube, informers.get("/apis/apps/v1/statefulsets"), pods),
         ]
+        self.networking = ClusterNetworking(
+            kube,
+            self.info,
+            informers,
+            network=self.network_info,
+            netns_prefix=self.netns_prefix,
+            peers=self.peers,
+        )
+        self.network = self.networking.pods
+        components += self.networking.components()
         endpoint = api_endpoint(self.info.kubeconfig)
         if self.network is not None:
             path = apiproxy.socket_path(self.network.prefix, self.info.name)
@@ -126,7 +142,9 @@ class ClusterAgent:
             endpoint = dataclasses.replace(endpoint, forwards=tuple(forwards))
         for node in self.info.nodes:
             ips = PodIPAllocator(node.pod_cidr)
-            kubelet = HollowKubelet(kube, node, pods, self.network, ips=ips)
+            kubelet = HollowKubelet(
+                kube, node, pods, self.network, ips=ips, network_all=self.networking.hollow_pods
+            )
             runner = ProcessRunner(
                 kube,
                 node,
@@ -143,6 +161,7 @@ class ClusterAgent:
             self._spawn(component.run(), type(component).__name__)
         informers.start()
         await asyncio.wait_for(informers.wait_synced(), 60)
+        await self.networking.start()
 
     def _spawn(self, coro: Any, name: str) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro, name=f"{self.info.name} {name}")
@@ -174,6 +193,8 @@ class ClusterAgent:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.informers is not None:
             await self.informers.stop()
+        if self.networking is not None:
+            await self.networking.stop()
         await asyncio.gather(*(runner.close() for runner in self.runners), return_exceptions=True)
         for kubelet in self.kubelets:
             await kubelet.close()

@@ -17,8 +17,10 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+
+from liqo_core.sandbox.apiserver.netns import NetnsSockets
 
 Connector = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
@@ -68,6 +70,33 @@ async def serve_tcp(host: str, port: int, path: str) -> asyncio.Server:
     return await asyncio.start_server(
         _forwarder(lambda: asyncio.open_unix_connection(path)), host=host, port=port
     )
+
+
+async def serve_in_netns(
+    netns_path: str, forwards: Sequence[tuple[int, str, int]]
+) -> list[asyncio.Server]:
+    """For each ``(port, host, target)``: listen on ``127.0.0.1:port`` in the namespace at
+    ``netns_path`` and forward each connection to ``host:target`` of this process's
+    namespace."""
+    sockets = NetnsSockets(netns_path)
+    servers: list[asyncio.Server] = []
+    try:
+        for port, host, target in forwards:
+            listener = await asyncio.to_thread(sockets.listen, "127.0.0.1", port)
+
+            def connect(
+                host: str = host, target: int = target
+            ) -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+                return asyncio.open_connection(host, target)
+
+            servers.append(await asyncio.start_server(_forwarder(connect), sock=listener))
+    except BaseException:
+        for server in servers:
+            server.close()
+        raise
+    finally:
+        sockets.close()
+    return servers
 
 
 async def _main(forwards: list[str]) -> None:

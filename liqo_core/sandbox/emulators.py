@@ -31,13 +31,17 @@ def _place_kubeconfig(source: Path, target: Path) -> None:
 class Emulator:
     """One emulated API server for one sandbox cluster."""
 
-    def __init__(self, info: ClusterInfo, state_dir: Path) -> None:
+    def __init__(
+        self, info: ClusterInfo, state_dir: Path, webhook_netns: str | None = None
+    ) -> None:
         from liqo_core.sandbox.apiserver import EmulatedCluster
 
         self.info = info
         self.state_dir = state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
-        self.cluster: Any = EmulatedCluster(info.name, state_dir, service_cidr=info.service_cidr)
+        self.cluster: Any = EmulatedCluster(
+            info.name, state_dir, service_cidr=info.service_cidr, webhook_netns=webhook_netns
+        )
 
     async def start(self) -> None:
         """Start the server and record its URL, kubeconfig and pid in ``info``."""

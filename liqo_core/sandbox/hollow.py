@@ -1,10 +1,11 @@
 """Hollow kubelet: reports workload pods bound to its node Running, as kubemark does.
 
 Each pod gets an IP from the node's podCIDR (released when the pod is gone) and, when
-annotated ``sandbox.liqo.io/netns: "true"``, a real network namespace with that IP (see
-:mod:`netns`). Graceful deletion is honoured the kubelet way: containers are reported
-terminated, then the pod is deleted with ``gracePeriodSeconds: 0``. Pods of other nodes
-and pods the process runner owns (see :mod:`scope`) are left alone.
+annotated ``sandbox.liqo.io/netns: "true"`` (or with ``--network-hollow-pods``), a real
+network namespace with that IP, wired into its node (see :mod:`cni`). Graceful deletion
+is honoured the kubelet way: containers are reported terminated, then the pod is deleted
+with ``gracePeriodSeconds: 0``. Pods of other nodes and pods the process runner owns (see
+:mod:`scope`) are left alone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from liqo_core.kube import Informer, Kube, object_key
 from liqo_core.sandbox import events, podstatus
+from liqo_core.sandbox.cni import PodNetwork
 from liqo_core.sandbox.controllerruntime import (
     patch_status,
     run_when_synced,
@@ -22,7 +24,7 @@ from liqo_core.sandbox.controllerruntime import (
     work_queue,
 )
 from liqo_core.sandbox.ipam import PodIPAllocator
-from liqo_core.sandbox.netns import NetnsError, PodNetwork
+from liqo_core.sandbox.netns import NetnsError
 from liqo_core.sandbox.nodes import NodeSpec
 from liqo_core.sandbox.scope import runs_as_process, wants_netns
 from liqo_core.sandbox.timeutil import now
@@ -61,11 +63,13 @@ class HollowKubelet:
         network: PodNetwork | None = None,
         *,
         ips: PodIPAllocator | None = None,
+        network_all: bool = False,
     ) -> None:
         self.kube = kube
         self.node = node
         self.pods = pods
         self.network = network
+        self.network_all = network_all
         self.ips = ips if ips is not None else PodIPAllocator(node.pod_cidr)
         self.queue = work_queue()
         self._uids: dict[str, str] = {}
@@ -100,9 +104,10 @@ class HollowKubelet:
         if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
             return
         address = self._address(pod)
-        if self.network is not None and wants_netns(pod) and uid not in self._netns:
+        wanted = wants_netns(pod, default=self.network_all)
+        if self.network is not None and wanted and uid not in self._netns:
             try:
-                await self.network.add_pod(uid, address, self.node.pod_cidr)
+                await self.network.add_pod(uid, address, self.node)
             except NetnsError as err:
                 await events.pod_event(
                     self.kube,

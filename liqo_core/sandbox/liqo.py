@@ -4,7 +4,10 @@ For each cluster the supervisor installs the chart ``charts/liqo`` as release ``
 namespace ``liqo`` with Helm's own engine (helm-python-sdk), with the sandbox cluster's ID
 as ``discovery.config.clusterID``, leader election on, and the controller-manager pod
 annotated ``sandbox.liqo.io/netns: "true"`` so that the controller-managers of several
-clusters (all run as local processes) each get their own ports. It then loads the plugins
+clusters (all run as local processes) each get their own ports. With pod networks (root)
+the admission webhooks are on: the API server reaches them through Service
+``liqo-webhook`` from the control-plane node, as on kind; without, they are off (the pods
+share the host's ports and network). It then loads the plugins
 with the settings the chart rendered for the controller-manager, applies the manifests
 their ``liqo_sandbox_components`` hooks return, in order, and waits until the
 controller-manager Deployment is ready.
@@ -23,7 +26,7 @@ from liqo_core import LiqoRuntime, load_runtime
 from liqo_core.errors import LiqoError
 from liqo_core.kube import Kube, KubeError
 from liqo_core.sandbox import hookspecs as sandbox_hookspecs
-from liqo_core.sandbox.scope import NETNS_ANNOTATION
+from liqo_core.sandbox.scope import NETNS_ANNOTATION, RUNNER_ANNOTATION
 from liqo_core.sandbox.state import ClusterInfo
 from liqo_core.settings import LiqoSettings, load_settings
 
@@ -52,21 +55,26 @@ def is_chart(path: Path) -> bool:
     return (path / "Chart.yaml").is_file()
 
 
-def chart_values(info: ClusterInfo) -> JSON:
+def chart_values(info: ClusterInfo, webhooks: bool = True) -> JSON:
     """The values the sandbox installs the chart with in cluster ``info``."""
     return {
         "discovery": {"config": {"clusterID": info.cluster_id}},
-        # The emulated API servers cannot reach the controller-manager's network namespace
-        # (nor resolve a Service without an EndpointSlice controller) yet: no webhooks.
-        "webhook": {"enabled": False},
+        "webhook": {"enabled": webhooks},
         "controllerManager": {
             "config": {"leaderElection": True},
             "pod": {"annotations": {NETNS_ANNOTATION: "true"}},
         },
+        # Virtual kubelets run in tenant namespaces: run them as processes too, each in
+        # its own network namespace (its pod IP is the virtual node's InternalIP).
+        "offloading": {
+            "virtualKubelet": {
+                "extra": {"annotations": {RUNNER_ANNOTATION: "process", NETNS_ANNOTATION: "true"}}
+            }
+        },
     }
 
 
-def install_chart(info: ClusterInfo, chart: Path) -> None:
+def install_chart(info: ClusterInfo, chart: Path, webhooks: bool = True) -> None:
     """Install (blocking) release ``liqo`` of ``chart`` in namespace ``liqo`` of ``info``."""
     import helm_python as helm
 
@@ -75,7 +83,7 @@ def install_chart(info: ClusterInfo, chart: Path) -> None:
         config.install(
             chart,
             RELEASE,
-            chart_values(info),
+            chart_values(info, webhooks),
             namespace=NAMESPACE,
             create_namespace=True,
             timeout=HELM_TIMEOUT,
@@ -224,11 +232,18 @@ async def wait_controller_manager(
 
 
 async def install_liqo(
-    kube: Kube, info: ClusterInfo, chart: Path, workdir: Path, progress: Callable[[str], None]
+    kube: Kube,
+    info: ClusterInfo,
+    chart: Path,
+    workdir: Path,
+    progress: Callable[[str], None],
+    *,
+    webhooks: bool = True,
 ) -> None:
-    """Install the chart in ``info``, then apply the plugins' sandbox components."""
+    """Install the chart in ``info`` (admission webhooks on if ``webhooks``), then apply the
+    plugins' sandbox components."""
     progress(f"installing Liqo in {info.name}")
-    await asyncio.to_thread(install_chart, info, chart)
+    await asyncio.to_thread(install_chart, info, chart, webhooks)
     settings = await installed_settings(kube, workdir)
     manifests = await asyncio.to_thread(plugin_components, settings, info)
     for manifest in manifests:

@@ -29,6 +29,8 @@ class NodeSpec:
     pod_cidr: str
     internal_ip: str
     control_plane: bool = False
+    netns: str = ""
+    """The node's network namespace (``/run/netns/<netns>``); empty without pod networks."""
     capacity: dict[str, str] = field(
         default_factory=lambda: {
             "cpu": "4",

@@ -194,3 +194,62 @@ def write_service_account(directory: Path, token: str, ca_pem: bytes, namespace:
     (directory / "namespace").write_text(namespace)
     os.chmod(directory / "token", 0o600)
     return Mount(SA_PATH, str(directory), read_only=True)
+
+
+RESOLV_CONF = "/etc/resolv.conf"
+
+
+def resolv_conf(
+    pod: JSON, nameserver: str | None, domain: str = "cluster.local", host: str = RESOLV_CONF
+) -> str | None:
+    """The pod's ``/etc/resolv.conf`` as the kubelet writes it, or None to keep the host's.
+
+    ``dnsPolicy``: ``ClusterFirst`` (the default) points at the cluster DNS ``nameserver``
+    with the search path ``<ns>.svc.<domain> svc.<domain> <domain>`` and ``ndots:5``, except
+    for ``hostNetwork`` pods, which keep the node's (as ``Default``) unless the policy is
+    ``ClusterFirstWithHostNet``; ``None`` uses ``dnsConfig`` alone. ``dnsConfig``'s
+    nameservers, searches and options are added in every case.
+    """
+    spec = pod.get("spec") or {}
+    policy = spec.get("dnsPolicy") or "ClusterFirst"
+    config = spec.get("dnsConfig") or {}
+    cluster = nameserver is not None and (
+        policy == "ClusterFirstWithHostNet"
+        or (policy == "ClusterFirst" and not spec.get("hostNetwork"))
+    )
+    if not cluster and policy != "None" and not config:
+        return None
+    servers: list[str] = []
+    searches: list[str] = []
+    options: list[str] = []
+    if cluster:
+        namespace = pod["metadata"]["namespace"]
+        servers = [str(nameserver)]
+        searches = [f"{namespace}.svc.{domain}", f"svc.{domain}", domain]
+        options = ["ndots:5"]
+    elif policy != "None":
+        try:
+            text = Path(host).read_text()
+        except OSError:
+            text = ""
+        for line in text.splitlines():
+            words = line.split()
+            if words and words[0] == "nameserver":
+                servers += words[1:2]
+            elif words and words[0] in ("search", "domain"):
+                searches += words[1:]
+            elif words and words[0] == "options":
+                options += words[1:]
+    servers += [str(s) for s in config.get("nameservers") or []]
+    searches += [str(s) for s in config.get("searches") or []]
+    for option in config.get("options") or []:
+        name = option.get("name", "")
+        value = option.get("value")
+        options = [o for o in options if o.split(":", 1)[0] != name]
+        options.append(f"{name}:{value}" if value is not None else name)
+    lines = [f"nameserver {s}" for s in dict.fromkeys(servers)]
+    if searches:
+        lines.append("search " + " ".join(dict.fromkeys(searches)))
+    if options:
+        lines.append("options " + " ".join(options))
+    return "\n".join(lines) + "\n"

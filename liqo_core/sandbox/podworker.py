@@ -64,6 +64,7 @@ class PodWorker:
         self.stopping = asyncio.Event()
         self.pod_ip: str = runner.node.internal_ip
         self.netns: str | None = None
+        self.own_netns = False
         self.start_time = now()
         spec = pod.get("spec", {})
         self.states: dict[str, ContainerState] = {
@@ -106,13 +107,15 @@ class PodWorker:
 
     async def _setup(self) -> tuple[dict[str, Path] | None, dict[str, str]]:
         """Address, network, volumes, token; retried while configuration is missing."""
-        if self.runner.network is not None and wants_netns(self.pod):
+        node = self.runner.node
+        if self.runner.network is not None and not wants_netns(self.pod, default=True):
+            self.netns = node.netns or None  # hostNetwork: the node's namespace
+        elif self.runner.network is not None:
             self.pod_ip = self.runner.ips.allocate(self.uid)
             while not self.stopping.is_set():
                 try:
-                    self.netns = await self.runner.network.add_pod(
-                        self.uid, self.pod_ip, self.runner.node.pod_cidr
-                    )
+                    self.netns = await self.runner.network.add_pod(self.uid, self.pod_ip, node)
+                    self.own_netns = True
                     await self._start_api_proxy()
                     break
                 except NetnsError as err:
@@ -203,6 +206,13 @@ class PodWorker:
                         directory / "serviceaccount", token, endpoint.ca_pem, self.namespace
                     )
                 )
+        network = self.runner.network
+        if network is not None and all(m.path != podenv.RESOLV_CONF for m in mounts):
+            text = podenv.resolv_conf(self.pod, network.cluster_dns, network.cluster_domain)
+            if text is not None:
+                resolv = directory / "resolv.conf"
+                resolv.write_text(text)
+                mounts.append(mountns.Mount(podenv.RESOLV_CONF, str(resolv), read_only=True))
         return mountns.MountSpec(
             mounts=tuple(mounts),
             keep=mountns.image_paths(env),
@@ -387,8 +397,9 @@ class PodWorker:
             await self._api_proxy.wait()
             self._api_proxy = None
         self.runner.ips.release(self.uid)
-        if self.netns and self.runner.network is not None:
+        if self.own_netns and self.runner.network is not None:
             await self.runner.network.remove_pod(self.uid)
+            self.own_netns = False
         await asyncio.to_thread(shutil.rmtree, self.dir, True)
 
     # ---- status ----------------------------------------------------------------------

@@ -2,10 +2,11 @@
 containers' commands as local processes (see :mod:`scope` for which pods, :mod:`podenv`
 for the filesystem and environment contract).
 
-Pods run in the host network namespace and report their node's InternalIP (a loopback
-address) as pod IP, like ``hostNetwork`` pods, unless annotated
-``sandbox.liqo.io/netns: "true"``: then they run in their own network namespace with an
-IP from the node's podCIDR. Output goes to
+With pod networks (root), a pod runs in its own network namespace with an IP from the
+node's podCIDR (:mod:`cni`), unless it is ``hostNetwork`` or annotated
+``sandbox.liqo.io/netns: "false"``: then it runs in its node's namespace and reports the
+node's InternalIP. Without pod networks, pods run in the host's network namespace and
+report their node's InternalIP (a loopback address), like ``hostNetwork`` pods. Output goes to
 ``<sandbox>/<cluster>/logs/<namespace>_<pod>_<container>.log``.
 """
 
@@ -21,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from liqo_core.kube import Informer, Kube, KubeError, object_key
+from liqo_core.sandbox.cni import PodNetwork
 from liqo_core.sandbox.controllerruntime import run_when_synced, work_queue
 from liqo_core.sandbox.ipam import PodIPAllocator
-from liqo_core.sandbox.netns import PodNetwork
 from liqo_core.sandbox.nodes import NodeSpec
 from liqo_core.sandbox.podworker import PodWorker
 from liqo_core.sandbox.scope import runs_as_process

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from liqo_core.errors import LiqoError
-from liqo_core.sandbox import apiproxy, liqo, netns
+from liqo_core.sandbox import apiproxy, liqo, netns, topology
 from liqo_core.sandbox.state import STATE_FILE, ClusterInfo, SandboxState
 
 DEFAULT_DIR = ".sandbox"
@@ -148,11 +148,17 @@ class Sandbox:
         timeout: float = 180.0,
         progress: Callable[[str], None] | None = None,
         chart: str | os.PathLike[str] | None = None,
+        mtu: int = topology.DEFAULT_MTU,
+        network_hollow_pods: bool = False,
+        pod_networks: bool = True,
     ) -> SandboxState:
         """Start the supervisor and wait until every cluster is ready.
 
         With ``chart`` (normally :func:`liqo_core.sandbox.liqo.default_chart`), Liqo
-        is installed from it in every cluster and ready before this returns.
+        is installed from it in every cluster and ready before this returns. As root, nodes
+        and pods get real networks (:mod:`topology`): ``mtu`` is the nodes', and
+        ``network_hollow_pods`` gives every hollow pod one; ``pod_networks=False`` turns
+        them off.
         """
         if clusters < 1:
             raise SandboxError("--clusters must be at least 1")
@@ -181,6 +187,10 @@ class Sandbox:
             "--workers",
             str(workers),
             *(["--chart", str(chart_dir)] if chart_dir is not None else []),
+            "--mtu",
+            str(mtu),
+            *(["--network-hollow-pods"] if network_hollow_pods else []),
+            *([] if pod_networks else ["--no-pod-networks"]),
         ]
         with (self.directory / SUPERVISOR_LOG).open("ab") as log:
             self._process = subprocess.Popen(
@@ -296,8 +306,7 @@ class Sandbox:
         prefix = state.netns_prefix or netns.sandbox_prefix(self.directory)
         for info in state.clusters:
             Path(apiproxy.socket_path(prefix, info.name)).unlink(missing_ok=True)
-        for name in netns.list_netns(prefix):
-            subprocess.run(["ip", "netns", "delete", name], check=False, capture_output=True)
+        topology.sweep(prefix)
         fresh = self.state
         if fresh is not None and fresh.phase != "Stopped":
             fresh.phase, fresh.pid, fresh.message = "Stopped", None, "stopped"

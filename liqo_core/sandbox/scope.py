@@ -7,7 +7,10 @@ One rule, used by both, so that a pod is never handled twice:
 * otherwise pods in the ``liqo`` namespace (where the chart installs Liqo's components)
   are run as processes and all other pods are hollow.
 
-``sandbox.liqo.io/netns: "true"`` gives the pod its own network namespace with its IP.
+Which pods get a network namespace of their own (when the sandbox has pod networks: root):
+process-run pods unless annotated ``sandbox.liqo.io/netns: "false"`` (then they run in
+their node's), hollow pods only when annotated ``sandbox.liqo.io/netns: "true"`` or when
+the sandbox was started with ``--network-hollow-pods``; ``hostNetwork`` pods never.
 """
 
 from __future__ import annotations
@@ -28,9 +31,13 @@ def runs_as_process(pod: dict[str, Any]) -> bool:
     return meta.get("namespace") in PROCESS_NAMESPACES
 
 
-def wants_netns(pod: dict[str, Any]) -> bool:
-    """The pod asked for a real network namespace (ignored for ``hostNetwork`` pods)."""
+def wants_netns(pod: dict[str, Any], default: bool = False) -> bool:
+    """Whether the pod gets a network namespace of its own: its annotation says so, or it
+    has none and ``default`` holds; never for ``hostNetwork`` pods."""
     if pod.get("spec", {}).get("hostNetwork"):
         return False
     annotations = pod.get("metadata", {}).get("annotations") or {}
-    return str(annotations.get(NETNS_ANNOTATION, "")).lower() == "true"
+    value = str(annotations.get(NETNS_ANNOTATION, "")).lower()
+    if value in ("true", "false"):
+        return value == "true"
+    return default

@@ -10,6 +10,7 @@ from typing import Any
 
 from liqo_core.sandbox.ipam import node_pod_cidr
 from liqo_core.sandbox.nodes import NodeSpec
+from liqo_core.sandbox.topology import NetworkInfo, node_address, node_netns_name
 
 STATE_FILE = "sandbox.json"
 
@@ -55,11 +56,21 @@ class ClusterInfo:
         )
 
 
-def plan_cluster(directory: Path, index: int, workers: int = 1) -> ClusterInfo:
+def plan_cluster(
+    directory: Path,
+    index: int,
+    workers: int = 1,
+    network: NetworkInfo | None = None,
+    netns_prefix: str = "",
+) -> ClusterInfo:
     """Cluster ``index`` (1-based): ``cluster-<i>``, pod CIDR ``10.(100+i).0.0/16``, service
     CIDR ``10.(200+i).0.0/16``, nodes ``<name>-control-plane`` and ``<name>-worker[N]`` with
-    podCIDRs ``10.(100+i).<n>.0/24`` and InternalIPs ``127.(100+i).0.<n+2>`` (loopback, so
-    host-network pods are reachable at their pod IP)."""
+    podCIDRs ``10.(100+i).<n>.0/24``.
+
+    With a ``network`` (root), each node is a network namespace with InternalIP
+    ``<a>.<b>.<i>.<n+2>`` on the shared sandbox network (see :mod:`topology`); without,
+    InternalIPs are ``127.(100+i).0.<n+2>`` (loopback, so host-network pods are reachable
+    at their pod IP)."""
     if not 1 <= index <= 54:
         raise ValueError("the sandbox supports 1 to 54 clusters")
     name = f"cluster-{index}"
@@ -71,8 +82,11 @@ def plan_cluster(directory: Path, index: int, workers: int = 1) -> ClusterInfo:
         NodeSpec(
             name=node,
             pod_cidr=node_pod_cidr(pod_cidr, n),
-            internal_ip=f"127.{100 + index}.0.{n + 2}",
+            internal_ip=(
+                node_address(network, index, n) if network else f"127.{100 + index}.0.{n + 2}"
+            ),
             control_plane=n == 0,
+            netns=node_netns_name(netns_prefix, node) if network else "",
         )
         for n, node in enumerate(node_names)
     ]
@@ -96,6 +110,10 @@ class SandboxState:
     netns_prefix: str = ""
     message: str = ""
     clusters: list[ClusterInfo] = field(default_factory=list)
+    network: NetworkInfo | None = None
+    """The shared sandbox network (None: no pod networks, see :attr:`network_note`)."""
+    network_note: str = ""
+    """Why there are no pod networks, in one line (empty when there are)."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document."""
@@ -106,6 +124,8 @@ class SandboxState:
             "netnsPrefix": self.netns_prefix,
             "message": self.message,
             "clusters": [cluster.to_json() for cluster in self.clusters],
+            "network": self.network.to_json() if self.network else None,
+            "networkNote": self.network_note,
         }
 
     def save(self) -> None:
@@ -129,4 +149,6 @@ class SandboxState:
             netns_prefix=data.get("netnsPrefix", ""),
             message=data.get("message", ""),
             clusters=[ClusterInfo.from_json(c) for c in data.get("clusters") or []],
+            network=NetworkInfo.from_json(data["network"]) if data.get("network") else None,
+            network_note=data.get("networkNote", ""),
         )

@@ -3,8 +3,11 @@
 ``python -m liqo_core.sandbox.supervisor --dir D --clusters N`` starts the API
 emulators, then a :class:`~liqo_core.sandbox.agent.ClusterAgent` per cluster, with
 ``--chart PATH`` installs Liqo in every cluster (:mod:`liqo_core.sandbox.liqo`), and
-reports progress and readiness in ``D/sandbox.json``. SIGTERM or SIGINT stops the pods'
-processes, the agents and the emulators and deletes the sandbox's network namespaces.
+reports progress and readiness in ``D/sandbox.json``. As root it first builds the sandbox
+network and a network namespace per node (:mod:`topology`; ``--mtu``,
+``--network-hollow-pods``), and every emulator dials admission webhooks from its
+cluster's control-plane node. SIGTERM or SIGINT stops the pods' processes, the agents and
+the emulators and deletes the sandbox's namespaces and links.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import signal
 import sys
 from pathlib import Path
 
-from liqo_core.sandbox import liqo, netns
+from liqo_core.sandbox import liqo, netns, topology
 from liqo_core.sandbox.agent import ClusterAgent
 from liqo_core.sandbox.emulators import Emulator
 from liqo_core.sandbox.state import SandboxState, plan_cluster
@@ -37,16 +40,33 @@ class Supervisor:
     """Brings the sandbox up, keeps it running, and tears it down on a signal."""
 
     def __init__(
-        self, directory: Path, clusters: int, workers: int = 1, chart: Path | None = None
+        self,
+        directory: Path,
+        clusters: int,
+        workers: int = 1,
+        chart: Path | None = None,
+        *,
+        mtu: int = topology.DEFAULT_MTU,
+        network_hollow_pods: bool = False,
+        pod_networks: bool = True,
     ) -> None:
         self.directory = directory
         self.chart = chart
         prefix = netns.sandbox_prefix(directory)
+        reason = topology.unavailable_reason() if pod_networks else "pod networks turned off"
+        network = None
+        if reason is None:
+            topology.sweep(prefix)  # a previous sandbox's leftovers first: their subnet is free
+            network = topology.plan_network(prefix, mtu, network_hollow_pods)
         self.state = SandboxState(
             directory=str(directory),
             pid=os.getpid(),
             netns_prefix=prefix,
-            clusters=[plan_cluster(directory, i, workers) for i in range(1, clusters + 1)],
+            clusters=[
+                plan_cluster(directory, i, workers, network, prefix) for i in range(1, clusters + 1)
+            ],
+            network=network,
+            network_note=reason or "",
         )
         self.emulators: list[Emulator] = []
         self.agents: list[ClusterAgent] = []
@@ -63,16 +83,34 @@ class Supervisor:
     async def up(self) -> None:
         """Start emulators and agents."""
         await netns.delete_all(self.state.netns_prefix)
+        network = self.state.network
+        if network is None:
+            log.warning("%s", self.state.network_note)
+        else:
+            self.progress(f"creating the sandbox network {network.bridge} ({network.subnet})")
+            await topology.create_bridge(network)
+            for info in self.state.clusters:
+                for node in info.nodes:
+                    await topology.create_node(network, node.netns, node.name, node.internal_ip)
         for info in self.state.clusters:
             self.progress(f"starting the API server of {info.name}")
-            emulator = Emulator(info, self.directory / info.name)
+            control_plane = next((n for n in info.nodes if n.control_plane and n.netns), None)
+            emulator = Emulator(
+                info,
+                self.directory / info.name,
+                webhook_netns=str(netns.NETNS_DIR / control_plane.netns) if control_plane else None,
+            )
             self.emulators.append(emulator)
             await emulator.start()
         for info in self.state.clusters:
             self.progress(f"starting nodes, controllers and kubelets of {info.name}")
             peers = [other for other in self.state.clusters if other is not info]
             agent = ClusterAgent(
-                info, self.directory / info.name, self.state.netns_prefix, peers=peers
+                info,
+                self.directory / info.name,
+                self.state.netns_prefix,
+                peers=peers,
+                network=self.state.network,
             )
             self.agents.append(agent)
             await agent.start()
@@ -85,7 +123,12 @@ class Supervisor:
         for agent in self.agents:
             assert agent.kube is not None
             await liqo.install_liqo(
-                agent.kube, agent.info, chart, self.directory / agent.info.name, self.progress
+                agent.kube,
+                agent.info,
+                chart,
+                self.directory / agent.info.name,
+                self.progress,
+                webhooks=self.state.network is not None,
             )
         await asyncio.gather(
             *(
@@ -108,7 +151,7 @@ class Supervisor:
                 await asyncio.wait_for(emulator.stop(), 30)
             except Exception:
                 log.exception("stopping the emulator of %s", emulator.info.name)
-        await netns.delete_all(self.state.netns_prefix)
+        await asyncio.to_thread(topology.sweep, self.state.netns_prefix)
         self.state.pid = None
         self.progress("stopped", phase="Stopped")
 
@@ -146,6 +189,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clusters", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--chart", type=Path, help="install Liqo from this chart")
+    parser.add_argument("--mtu", type=int, default=topology.DEFAULT_MTU, help="node MTU")
+    parser.add_argument(
+        "--network-hollow-pods",
+        action="store_true",
+        help="give every hollow pod a network namespace (not only annotated ones)",
+    )
+    parser.add_argument(
+        "--no-pod-networks", action="store_true", help="no pod networks, even as root"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -153,7 +205,16 @@ def main(argv: list[str] | None = None) -> int:
     directory: Path = args.dir.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     chart: Path | None = args.chart.resolve() if args.chart else None
-    return asyncio.run(Supervisor(directory, args.clusters, args.workers, chart).run())
+    supervisor = Supervisor(
+        directory,
+        args.clusters,
+        args.workers,
+        chart,
+        mtu=args.mtu,
+        network_hollow_pods=args.network_hollow_pods,
+        pod_networks=not args.no_pod_networks,
+    )
+    return asyncio.run(supervisor.run())
 
 
 if __name__ == "__main__":

@@ -75,7 +75,10 @@ def test_up_status_down_lifecycle(tmp_path: Path) -> None:
             timeout=60,
             what="sleeper running",
         )
-        assert len(list_netns(state["netnsPrefix"])) == 2
+        # Its own, beside one per node (and the cluster DNS's).
+        uid = get_json(cluster, "pod", "sleeper")["metadata"]["uid"]
+        nodes = {n["netns"] for n in state["clusters"][0]["nodes"]}
+        assert nodes | {f"{state['netnsPrefix']}-{uid}"} <= set(list_netns(state["netnsPrefix"]))
         pid_file = next(directory.glob("cluster-1/pods/default_sleeper_*/c.pid"))
         sleeper_pid = int(pid_file.read_text())
         assert pid_alive(sleeper_pid)

@@ -23,6 +23,7 @@ import yaml
 from liqo_core.sandbox.apiproxy import socket_path
 from liqo_core.sandbox.netns import list_netns
 from liqo_core.sandbox.sandbox import pid_alive
+from liqo_core.sandbox.topology import host_links
 from liqo_core.testing.clusters import ClusterHandle
 from liqo_core.testing.kubectl import get_json
 
@@ -133,8 +134,17 @@ def test_up_installs_and_runs_liqo_in_every_cluster(tmp_path: Path, marker_site:
             pid_file = next(directory.glob(f"{info['name']}/pods/liqo_{pod}_{uid[:8]}/*.pid"))
             pids.append(int(pid_file.read_text()))
         assert all(pid_alive(pid) for pid in pids)
-        # One pod network per cluster, and one namespace per controller-manager pod.
-        assert len(list_netns(state["netnsPrefix"])) == 2 + 2
+        # One namespace per node, and one per pod with a network of its own (the
+        # controller-managers, the cluster DNS).
+        expected = {n["netns"] for c in state["clusters"] for n in c["nodes"]}
+        for info in state["clusters"]:
+            cluster = ClusterHandle(info["name"], Path(info["kubeconfig"]))
+            for namespace in ("liqo", "kube-system"):
+                for pod in get_json(cluster, "pods", "-n", namespace)["items"]:
+                    address = pod["status"].get("podIP")
+                    if address and ip_address(address) in ip_network(info["podCIDR"]):
+                        expected.add(f"{state['netnsPrefix']}-{pod['metadata']['uid']}")
+        assert set(list_netns(state["netnsPrefix"])) == expected
 
         status = liqoctl("sandbox", "status", "--dir", str(directory), "-o", "json")
         assert status.returncode == 0, status.stderr
@@ -148,6 +158,9 @@ def test_up_installs_and_runs_liqo_in_every_cluster(tmp_path: Path, marker_site:
         assert table.stdout.count("installed") == 2 and table.stdout.count("1/1 ready") == 2
 
         _peer_as_the_readme_says(directory)
+        _webhooks_guard_tenants(
+            ClusterHandle("cluster-2", Path(state["clusters"][1]["kubeconfig"]))
+        )
     finally:
         down = liqoctl("sandbox", "down", "--dir", str(directory))
     assert down.returncode == 0, down.stderr
@@ -155,10 +168,45 @@ def test_up_installs_and_runs_liqo_in_every_cluster(tmp_path: Path, marker_site:
     assert not any(pid_alive(c["emulatorPid"]) for c in state["clusters"])
     assert not any(pid_alive(pid) for pid in pids)
     assert list_netns(state["netnsPrefix"]) == []
+    assert not host_links(state["network"]["bridge"])
     assert not any(
         Path(socket_path(state["netnsPrefix"], c["name"])).exists() for c in state["clusters"]
     )
     assert not list(directory.glob("*/pods/*/*.pid"))
+
+
+def _tenant(name: str, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "authentication.liqo.io/v1beta1",
+        "kind": "Tenant",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"clusterID": "cluster-x", "authzPolicy": "TolerateNoHandshake"},
+    }
+
+
+def _webhooks_guard_tenants(cluster: ClusterHandle) -> None:
+    """The API server calls the controller-manager's webhooks through Service liqo-webhook:
+    the mutating one labels a Tenant, the validating one refuses a second Tenant in a
+    tenant namespace."""
+    slices = get_json(
+        cluster, "endpointslices", "-n", "liqo", "-l", "kubernetes.io/service-name=liqo-webhook"
+    )["items"]
+    assert [e["conditions"]["ready"] for s in slices for e in s["endpoints"]] == [True]
+    namespace = "webhook-check"
+    cluster.kubectl("create", "namespace", namespace)
+    try:
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(_tenant("first", namespace)))
+        first = get_json(cluster, "tenant", "-n", namespace, "first")
+        assert first["metadata"]["labels"]["liqo.io/remote-cluster-id"] == "cluster-x"
+        second = cluster.kubectl(
+            "apply", "-f", "-", input=json.dumps(_tenant("second", namespace)), check=False
+        )
+        assert second.returncode != 0
+        assert 'admission webhook "tenant.validate.liqo-webhook" denied' in second.stderr
+        assert "already holds Tenant first (one Tenant per tenant namespace)" in second.stderr
+        assert get_json(cluster, "tenant", "-n", namespace, "second") is None
+    finally:
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def _peer_as_the_readme_says(directory: Path) -> None:

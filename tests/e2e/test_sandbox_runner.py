@@ -108,8 +108,15 @@ def test_process_pod_serves_its_configmap_on_its_pod_ip(
         lambda: ready(cluster, sandbox_namespace, "http"), timeout=60, what="http pod Ready"
     )
     url = f"http://{pod['status']['podIP']}:{port}/index.html"
-    with urllib.request.urlopen(url, timeout=5) as response:
-        assert response.read() == b"hello from the sandbox\n"
+    state = sandbox_host.state
+    assert state is not None
+    if state.network is None:  # pods share the host's network
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert response.read() == b"hello from the sandbox\n"
+    else:  # pod IPs are reached from the nodes, as on kind
+        assert fetch_from(node_netns(state, pod["spec"]["nodeName"]), url) == (
+            "hello from the sandbox\n"
+        )
     log = sandbox_host.directory / "cluster-1" / "logs" / f"{sandbox_namespace}_http_http.log"
     assert "GET /index.html" in log.read_text()
 
@@ -186,6 +193,24 @@ def test_deleting_a_process_pod_stops_the_process(
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
 
 
+def node_netns(state: Any, node: str) -> str:
+    """The network namespace of sandbox node ``node``."""
+    return next(n.netns for c in state.clusters for n in c.nodes if n.name == node)
+
+
+FETCH = (
+    "import sys, urllib.request; "
+    "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())"
+)
+
+
+def fetch_from(netns: str, url: str) -> str:
+    command = ["ip", "netns", "exec", netns, sys.executable, "-c", FETCH, url]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=15, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def ping_from(netns: str, address: str) -> subprocess.CompletedProcess[str]:
     command = [
         "ip",
@@ -235,9 +260,7 @@ def test_pods_with_netns_answer_ping(
     assert {netns_a, netns_b} <= set(list_netns(state.netns_prefix))
     reply = ping_from(netns_a, pods["b"]["status"]["podIP"])
     assert reply.returncode == 0, reply.stderr
-    reply = ping_from(
-        f"{state.netns_prefix}-{state.clusters[0].name}", pods["a"]["status"]["podIP"]
-    )
+    reply = ping_from(node_netns(state, nodes[-1]), pods["a"]["status"]["podIP"])
     assert reply.returncode == 0, reply.stderr
     cluster.kubectl("delete", "pod", "-n", sandbox_namespace, "a", "b", "--wait=false")
     wait_for(
@@ -338,6 +361,8 @@ def test_process_pod_reaches_the_api_with_its_service_account(
     pod = process_pod(sandbox_namespace, "in-cluster", [container], restartPolicy="Never")
     if own_netns:
         pod["metadata"]["annotations"]["sandbox.liqo.io/netns"] = "true"
+    else:
+        pod["spec"]["hostNetwork"] = True
     apply(cluster, pod)
     pod = wait_for(
         lambda: (
@@ -370,23 +395,8 @@ def test_process_pod_in_its_own_network_namespace(
     assert pod_netns_name(state.netns_prefix, pod["metadata"]["uid"]) in list_netns(
         state.netns_prefix
     )
-    fetch = (
-        "import sys, urllib.request; "
-        "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())"
-    )
-    cluster_netns = f"{state.netns_prefix}-{state.clusters[0].name}"
-    command = [
-        "ip",
-        "netns",
-        "exec",
-        cluster_netns,
-        sys.executable,
-        "-c",
-        fetch,
-        f"http://{pod_ip}:8080/index.html",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=15, check=False)
-    assert result.stdout == "hello from the sandbox\n", result.stderr
+    node = node_netns(state, pod["spec"]["nodeName"])
+    assert fetch_from(node, f"http://{pod_ip}:8080/index.html") == "hello from the sandbox\n"
 
 
 REACH_CHECK = """

@@ -50,6 +50,17 @@ def up(
     no_liqo: Annotated[
         bool, typer.Option("--no-liqo", help="Start the clusters without installing Liqo.")
     ] = False,
+    mtu: Annotated[
+        int, typer.Option("--mtu", min=576, max=9000, help="MTU of the nodes' network.")
+    ] = 1500,
+    network_hollow_pods: Annotated[
+        bool,
+        typer.Option(
+            "--network-hollow-pods",
+            help="Give every hollow (workload) pod a network namespace, not only those "
+            "annotated sandbox.liqo.io/netns=true.",
+        ),
+    ] = False,
 ) -> None:
     """Start the clusters, install Liqo in each, and return once all of them are ready."""
     from rich.console import Console
@@ -67,6 +78,8 @@ def up(
             timeout=timeout,
             progress=spinner.update,
             chart=None if no_liqo else chart,
+            mtu=mtu,
+            network_hollow_pods=network_hollow_pods,
         )
     out = Console(highlight=False, soft_wrap=True)
     out.print(f"Sandbox ready in {sandbox.directory} ({len(state.clusters)} clusters):")
@@ -75,6 +88,15 @@ def up(
             f"  {info.name}: export KUBECONFIG={info.kubeconfig}  "
             f"(pods {info.pod_cidr}, services {info.service_cidr})"
         )
+    if state.network is not None:
+        net = state.network
+        out.print(
+            f"Nodes on the sandbox network {net.subnet} (bridge {net.bridge}, this host "
+            f"{net.host_address}, MTU {net.mtu}); enter one with: ip netns exec "
+            f"{state.clusters[0].nodes[0].netns} bash"
+        )
+    else:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"Note: {state.network_note}")
     if not no_liqo:
         out.print(f"Liqo from {chart} runs in namespace liqo of every cluster.")
     out.print(f"Stop it with: liqoctl sandbox down --dir {directory}")
@@ -87,6 +109,8 @@ def status(directory: DirOption = Path(DEFAULT_DIR), output: OutputOption = None
 
     sandbox = Sandbox(directory)
     result = sandbox.status()
+    state = sandbox.state
+    network = state.network if state is not None else None
     clusters = {info.name: info for info in sandbox.clusters}
     if output is not None:
         print_data(
@@ -98,6 +122,7 @@ def status(directory: DirOption = Path(DEFAULT_DIR), output: OutputOption = None
                     "liqoInstalled": item.liqo_installed,
                     "controllerManagerReady": item.controller_manager_ready,
                     "controllerManager": item.controller_manager,
+                    "network": network.to_json() if network is not None else None,
                 }
                 for item in result
             ],
@@ -129,6 +154,21 @@ def status(directory: DirOption = Path(DEFAULT_DIR), output: OutputOption = None
                 for item in result
             ),
         )
+        if network is not None:
+            print(
+                f"\nsandbox network {network.subnet}: bridge {network.bridge}, host "
+                f"{network.host_address}, MTU {network.mtu}"
+            )
+            print_table(
+                ("node", "cluster", "internal ip", "pod cidr", "netns"),
+                (
+                    (node.name, info.name, node.internal_ip, node.pod_cidr, node.netns)
+                    for info in clusters.values()
+                    for node in info.nodes
+                ),
+            )
+        elif state is not None and state.network_note:
+            print(f"\nno pod networks: {state.network_note}")
     if not all(item.reachable for item in result):
         raise typer.Exit(1)
 

@@ -34,11 +34,12 @@ async def serve(  # noqa: PLR0917 - mirrors the command line
     port: int,
     exit_with_parent: bool = False,
     service_cidr: str = DEFAULT_SERVICE_CIDR,
+    webhook_netns: str | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT; ``state_dir/kubeconfig`` appears once ready."""
     kubeconfig = _prepare(state_dir)
     server = APIServer(service_cidr=service_cidr)
-    security = Security(state_dir, name, server.internal)
+    security = Security(state_dir, name, server.internal, webhook_netns=webhook_netns)
     server.set_security(security)
     await server.start()
     runner = web.AppRunner(server.app(), handler_cancellation=True, access_log=None)
@@ -94,6 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="range of Services' cluster IPs (kube-apiserver's --service-cluster-ip-range)",
     )
     parser.add_argument(
+        "--webhook-netns",
+        help="network namespace (a /run/netns file) to dial admission webhooks from, as "
+        "kube-apiserver dials them from its control-plane node (needs root)",
+    )
+    parser.add_argument(
         "--exit-with-parent",
         action="store_true",
         help="stop when the process that started this one exits (no leaked servers)",
@@ -110,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.port,
             args.exit_with_parent,
             args.service_cidr,
+            args.webhook_netns,
         )
     )
     return 0

@@ -42,8 +42,10 @@ class EmulatedCluster:
         detach: bool = False,
         exit_with_parent: bool = False,
         service_cidr: str | None = None,
+        webhook_netns: str | None = None,
     ) -> None:
         self.service_cidr = service_cidr
+        self.webhook_netns = webhook_netns
         self.detach = detach
         self.exit_with_parent = exit_with_parent
         self.name = name
@@ -98,6 +100,8 @@ class EmulatedCluster:
             cmd.append("--exit-with-parent")
         if self.service_cidr:
             cmd += ["--service-cidr", self.service_cidr]
+        if self.webhook_netns:
+            cmd += ["--webhook-netns", self.webhook_netns]
         self._proc = subprocess.Popen(
             cmd,
             stdout=log,

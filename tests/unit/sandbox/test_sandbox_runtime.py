@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
-import uuid
 from pathlib import Path
 
-import pytest
 from aiohttp import web
 
-from liqo_core.sandbox import apiproxy, netns
+from liqo_core.sandbox import apiproxy
 from liqo_core.sandbox.controllerruntime import run_when_synced, work_queue
 from liqo_core.sandbox.icmp import ping
 from liqo_core.sandbox.probes import run_probe
@@ -98,37 +95,6 @@ def test_state_round_trip(tmp_path: Path) -> None:
     ]
     assert [n.pod_cidr for n in second.nodes] == ["10.102.0.0/24", "10.102.1.0/24", "10.102.2.0/24"]
     assert second.kubeconfig == str(tmp_path / "cluster-2" / "kubeconfig")
-
-
-@pytest.mark.functional
-async def test_pod_network_namespaces(tmp_path: Path) -> None:
-    prefix = netns.sandbox_prefix(tmp_path)
-    network = netns.PodNetwork(prefix, "c1")
-    a, b = str(uuid.uuid4()), str(uuid.uuid4())
-    try:
-        name_a = await network.add_pod(a, "10.250.0.2", "10.250.0.0/24")
-        await network.add_pod(b, "10.250.1.2", "10.250.1.0/24")
-        assert netns.list_netns(prefix) == sorted(
-            [netns.cluster_netns_name(prefix, "c1"), name_a, netns.pod_netns_name(prefix, b)]
-        )
-        process = await asyncio.create_subprocess_exec(
-            "ip",
-            "netns",
-            "exec",
-            name_a,
-            sys.executable,
-            "-m",
-            "liqo_core.sandbox.icmp",
-            "10.250.1.2",
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _, err = await asyncio.wait_for(process.communicate(), 10)
-        assert process.returncode == 0, err
-        await network.remove_pod(b)
-        assert netns.pod_netns_name(prefix, b) not in netns.list_netns(prefix)
-    finally:
-        removed = await netns.delete_all(prefix)
-    assert removed and netns.list_netns(prefix) == []
 
 
 def test_supervisor_errors_are_summarised_on_one_line() -> None:

@@ -52,7 +52,14 @@ ADMIN_GROUPS = ("system:masters",)
 class Security:
     """Authentication, authorization and admission of one emulated cluster."""
 
-    def __init__(self, state_dir: Path, cluster_name: str, api: InternalAPI) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        cluster_name: str,
+        api: InternalAPI,
+        *,
+        webhook_netns: str | None = None,
+    ) -> None:
         self.state_dir = state_dir
         self.cluster_name = cluster_name
         self.api = api
@@ -61,7 +68,9 @@ class Security:
         self.static_tokens = StaticTokens(state_dir / "tokens.csv")
         self.authenticator = Authenticator(self.ca, self.signing_key, self.static_tokens, api)
         self.rbac = RBACAuthorizer(api)
-        self.admission: AdmissionChain = Admission(api, self.authorize, EscalationCheck(self.rbac))
+        self.admission: AdmissionChain = Admission(
+            api, self.authorize, EscalationCheck(self.rbac), webhook_netns=webhook_netns
+        )
         self._reviews = Reviews(self.authenticator, self.rbac)
 
     @property

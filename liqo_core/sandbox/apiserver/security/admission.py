@@ -7,6 +7,13 @@ CertificateSigning (status.certificate writes need ``sign`` on the signer).
 Webhooks get AdmissionReview v1 over HTTPS, verifying ``caBundle``; mutating webhooks run
 in order, each seeing the previous one's patches; validating webhooks run concurrently.
 ``reinvocationPolicy: IfNeeded`` webhooks are re-run once if later ones changed the object.
+
+Where webhooks are dialed from: by default the emulator's own network namespace. Given
+``webhook_netns`` (a ``/run/netns/<name>`` file), every webhook connection is opened in
+that namespace instead (:class:`..netns.NetnsSockets`), as kube-apiserver dials from its
+control-plane node's network: the sandbox points it at its control-plane node, which
+routes to every pod. A service reference resolves to one ready endpoint of the Service
+(its EndpointSlices), not to its cluster IP, so no service proxy is needed on the way.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import aiohttp
 import jsonpatch
 import orjson
 
+from ..netns import NetnsSockets
 from ..types import JSON, AdmissionAttributes, AdmissionDenied, InternalAPI
 from .csr import GROUP as CSR_GROUP
 from .csr import RESOURCE as CSR_RESOURCE
@@ -126,9 +134,15 @@ class Admission:
     """The admission chain the server runs on writes (``mutate`` then ``validate``)."""
 
     def __init__(
-        self, api: InternalAPI, authorize: Authorize, escalation: EscalationCheck | None = None
+        self,
+        api: InternalAPI,
+        authorize: Authorize,
+        escalation: EscalationCheck | None = None,
+        *,
+        webhook_netns: str | None = None,
     ) -> None:
         self.api, self.authorize, self.escalation = api, authorize, escalation
+        self.sockets = NetnsSockets(webhook_netns) if webhook_netns else None
 
     def _is_csr(self, attrs: AdmissionAttributes) -> bool:
         return (attrs.resource.group, attrs.resource.resource) == (CSR_GROUP, CSR_RESOURCE)
@@ -220,7 +234,7 @@ class Admission:
         shown = shown_url(hook.spec.get("clientConfig") or {})
         try:
             url, _, server_name = resolve(self.api, hook.spec.get("clientConfig") or {})
-            response = await self._post(hook, url, server_name, review)
+            response = await self._post(hook, url, server_name, review, self.sockets)
             if response.get("uid") != review["request"]["uid"]:
                 raise WebhookCallError(
                     f'expected response.uid "{review["request"]["uid"]}", '
@@ -238,8 +252,15 @@ class Admission:
         return response
 
     @staticmethod
-    async def _post(hook: Webhook, url: str, server_name: str, review: JSON) -> JSON:
+    async def _post(
+        hook: Webhook, url: str, server_name: str, review: JSON, sockets: NetnsSockets | None
+    ) -> JSON:
         timeout = aiohttp.ClientTimeout(total=hook.timeout)
+        connector = (
+            aiohttp.TCPConnector(socket_factory=sockets.socket_factory)
+            if sockets is not None
+            else None
+        )
         sep = "&" if "?" in url else "?"
         target = f"{url}{sep}timeout={int(hook.timeout)}s"
         kwargs: dict[str, Any] = {"ssl": _ssl_context(hook)}
@@ -247,7 +268,7 @@ class Admission:
             kwargs["server_hostname"] = server_name
         try:
             async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
+                aiohttp.ClientSession(timeout=timeout, connector=connector) as session,
                 session.post(
                     target,
                     data=orjson.dumps(review),
