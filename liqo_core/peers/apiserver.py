@@ -17,7 +17,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from liqo_core.api.consts import CONDITION_API_SERVER, STATUS_NOT_READY, STATUS_READY
+from liqo_core.api.consts import CONDITION_API_SERVER, STATUS_ERROR, STATUS_ESTABLISHED
 from liqo_core.kube import Kube, KubeConfigError, describe_error
 from liqo_core.peers.contract import PeerCondition
 
@@ -39,11 +39,12 @@ async def client_for(kubeconfig: str, request_timeout: float = CHECK_TIMEOUT) ->
 
 
 def _not_ready(message: str) -> PeerCondition:
-    return PeerCondition(CONDITION_API_SERVER, STATUS_NOT_READY, API_SERVER_NOT_READY, message)
+    return PeerCondition(CONDITION_API_SERVER, STATUS_ERROR, API_SERVER_NOT_READY, message)
 
 
 async def probe_with(api: Kube, limit: float = CHECK_TIMEOUT) -> PeerCondition:
-    """``APIServerStatus`` through ``api``: Ready when ``/version`` answers within ``limit``."""
+    """``APIServerStatus`` through ``api``: ``Established`` when ``/version`` answers within
+    ``limit``, else ``Error`` (upstream's values)."""
     try:
         async with asyncio.timeout(limit):
             await api.request("GET", "/version")
@@ -52,7 +53,7 @@ async def probe_with(api: Kube, limit: float = CHECK_TIMEOUT) -> PeerCondition:
     except Exception as exc:
         return _not_ready(describe_error(exc))
     return PeerCondition(
-        CONDITION_API_SERVER, STATUS_READY, API_SERVER_READY, "The API server is reachable"
+        CONDITION_API_SERVER, STATUS_ESTABLISHED, API_SERVER_READY, "The API server is reachable"
     )
 
 
@@ -125,7 +126,7 @@ class APIServerChecker:
                 return _not_ready(str(exc))
             cached = self._clients[peer] = _Client(digest, api)
         condition = await probe_with(cached.api, self.timeout)
-        if condition.status != STATUS_READY:
+        if condition.status != STATUS_ESTABLISHED:
             self._drop(peer)  # start afresh next time (new connection, files re-read)
         return condition
 

@@ -145,7 +145,7 @@ def test_foreign_clusters_follow_the_peering(pair: Pair) -> None:
         c, p.cluster_id, "Provider, Ready",
         lambda fc: role_is("Provider")(fc)
         and (auth_condition(fc, "AuthIdentityControlPlaneStatus") or {}).get("status") == "Ready"
-        and (api_server(fc) or {}).get("status") == "Ready",
+        and (api_server(fc) or {}).get("status") == "Established",
     )  # fmt: skip
     assert on_c["spec"]["clusterID"] == p.cluster_id
     assert on_c["metadata"]["labels"]["liqo.io/managed-by"] == "foreigncluster"
@@ -174,10 +174,10 @@ def test_foreign_clusters_follow_the_peering(pair: Pair) -> None:
     assert summary["local"]["clusterID"] == c.cluster_id
     assert summary["local"]["modules"] == ["authentication"]
     [peering] = [e for e in summary["peerings"] if e["clusterID"] == p.cluster_id]
-    assert (peering["role"], peering["apiServer"], peering["problems"]) == ("Provider", "Ready", [])
+    assert (peering["role"], peering["apiServer"], peering["problems"]) == ("Provider", "Established", [])
     detailed = info_peer(c, p.cluster_id)
     assert detailed["role"] == "Provider"
-    assert detailed["apiServer"]["status"] == "Ready"
+    assert detailed["apiServer"]["status"] == "Established"
     assert [d["state"] for d in detailed["modules"]["authentication"]["details"]] == ["done"]
     text = c.liqoctl("info", "peer", p.cluster_id).stdout
     assert "AuthIdentityControlPlaneStatus: Ready" in text
@@ -204,7 +204,7 @@ def test_foreign_clusters_follow_the_peering(pair: Pair) -> None:
     original = patch_api_server(c, tenant_namespace(p), identity_name, closed)
     down = wait_fc(
         c, p.cluster_id, "API server NotReady",
-        lambda fc: (api_server(fc) or {}).get("status") == "NotReady",
+        lambda fc: (api_server(fc) or {}).get("status") == "Error",
         CHECK_WAIT,
     )  # fmt: skip
     assert api_server(down)["reason"] == "APIServerNotReady"  # type: ignore[index]
@@ -212,7 +212,7 @@ def test_foreign_clusters_follow_the_peering(pair: Pair) -> None:
     patch_api_server(c, tenant_namespace(p), identity_name, original)
     up = wait_fc(
         c, p.cluster_id, "API server Ready again",
-        lambda fc: (api_server(fc) or {}).get("status") == "Ready",
+        lambda fc: (api_server(fc) or {}).get("status") == "Established",
         CHECK_WAIT,
     )  # fmt: skip
     assert api_server(up)["lastTransitionTime"] >= ready_since  # type: ignore[index]

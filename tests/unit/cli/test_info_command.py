@@ -27,7 +27,7 @@ FC = {
             },
             "networking": {"enabled": False},
         },
-        "conditions": [{"type": "APIServerStatus", "status": "Ready", "reason": "APIServerReady"}],
+        "conditions": [{"type": "APIServerStatus", "status": "Established", "reason": "APIServerReady"}],
     },
 }  # fmt: skip
 
@@ -55,7 +55,7 @@ def test_peering_summary_lists_what_is_not_ready() -> None:
         "clusterID": "p",
         "role": "Provider",
         "modules": ["authentication"],
-        "apiServer": "Ready",
+        "apiServer": "Established",
         "problems": ["AuthIdentityControlPlaneStatus: NotReady"],
     }
 
@@ -69,7 +69,7 @@ def test_peer_data_adds_the_modules_details() -> None:
     assert auth["installed"] and auth["enabled"]
     assert auth["details"] == [{"state": "waiting", "text": "waiting for kubeconfig"}]
     assert data["modules"]["networking"]["installed"] is False
-    assert data["apiServer"]["status"] == "Ready"
+    assert data["apiServer"]["status"] == "Established"
     unavailable = peer_data("p", None, [], "module details unavailable: x")
     assert unavailable["note"] == "module details unavailable: x"
     assert unavailable["foreignCluster"] is False

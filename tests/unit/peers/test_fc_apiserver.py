@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from liqo_core.api.consts import STATUS_NOT_READY, STATUS_READY
+from liqo_core.api.consts import STATUS_ERROR, STATUS_ESTABLISHED
 from liqo_core.kube import Kube
 from liqo_core.peers import apiserver
 from liqo_core.peers.apiserver import APIServerChecker
@@ -63,13 +63,13 @@ async def test_probes_reuse_one_client_until_the_kubeconfig_changes(
     try:
         for _ in range(3):
             condition = await checker.check("peer-a", kubeconfig)
-            assert condition is not None and condition.status == STATUS_READY
+            assert condition is not None and condition.status == STATUS_ESTABLISHED
         assert len(built.clients) == 1 and not built.closed
 
         # A rotated kubeconfig gets a client of its own; the old one is closed.
         rotated = kubeconfig + "\n# rotated\n"
         condition = await checker.check("peer-a", rotated)
-        assert condition is not None and condition.status == STATUS_READY
+        assert condition is not None and condition.status == STATUS_ESTABLISHED
         assert len(built.clients) == 2
         await checker.check("peer-a", rotated)
         assert len(built.clients) == 2
@@ -90,10 +90,10 @@ async def test_a_failed_probe_starts_afresh_and_close_closes_every_client(
         gone = _unreachable(kubeconfig)
         for _ in range(2):
             condition = await checker.check("peer-b", gone)
-            assert condition is not None and condition.status == STATUS_NOT_READY
+            assert condition is not None and condition.status == STATUS_ERROR
         assert len(built.clients) == 2  # not kept after a failure
         ready = await checker.check("peer-c", kubeconfig)
-        assert ready is not None and ready.status == STATUS_READY
+        assert ready is not None and ready.status == STATUS_ESTABLISHED
         assert await checker.check("peer-d", None) is None
     finally:
         await checker.close()

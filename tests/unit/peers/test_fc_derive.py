@@ -69,7 +69,7 @@ def test_a_tenant_makes_the_peer_a_consumer() -> None:
 
 def test_both_directions_give_consumer_and_provider_and_the_api_server_condition() -> None:
     reports = {"authentication": merge_reports([tenant_ready(), identity_ready()])}
-    api = PeerCondition("APIServerStatus", "Ready", "APIServerReady", "reachable")
+    api = PeerCondition("APIServerStatus", "Established", "APIServerReady", "reachable")
     status = derive_status(None, ALL, reports, api, T0)
     assert status["role"] == "ConsumerAndProvider"
     assert status["apiServerUrl"] == "https://p.example:6443"
@@ -90,15 +90,15 @@ def test_a_disabled_module_is_cleared_even_with_a_report() -> None:
 
 
 def test_transition_time_is_kept_while_the_status_holds() -> None:
-    ready = [PeerCondition("APIServerStatus", "Ready", "APIServerReady", "first")]
+    ready = [PeerCondition("APIServerStatus", "Established", "APIServerReady", "first")]
     first = merge_conditions(None, ready, T0)
     again = merge_conditions(
-        first, [PeerCondition("APIServerStatus", "Ready", "APIServerReady", "second")], T1
+        first, [PeerCondition("APIServerStatus", "Established", "APIServerReady", "second")], T1
     )
     assert again[0]["lastTransitionTime"] == T0
     assert again[0]["message"] == "second"
     down = merge_conditions(
-        again, [PeerCondition("APIServerStatus", "NotReady", "APIServerNotReady")], T1
+        again, [PeerCondition("APIServerStatus", "Error", "APIServerNotReady")], T1
     )
     assert down[0]["lastTransitionTime"] == T1
     assert "message" not in down[0]
