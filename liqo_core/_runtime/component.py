@@ -134,6 +134,16 @@ class Component(abc.ABC):
         ``context.arguments``); none by default."""
         return ()
 
+    def component_settings(self) -> ComponentSettings:
+        """This replica's process settings: :meth:`process_settings` of the loaded
+        settings, unless the role's own flags change them (ports, election timings)."""
+        return self.process_settings(self.context.settings)
+
+    def lease_namespace(self) -> str:
+        """Namespace of the leader-election Lease: the Liqo namespace, unless the role
+        keeps it elsewhere."""
+        return self.context.settings.namespace
+
     def readiness(self) -> str | None:
         """``None`` once the leading replica works, else a one-line reason."""
         return None
@@ -184,7 +194,7 @@ class ComponentHost:
         self.role = role
         self.options = options
         self.settings = role.context.settings
-        self.process = role.process_settings(self.settings)
+        self.process = role.component_settings()
         self.metrics = ProcessMetrics(role.name, role.context.metrics)
         self.leading = False
         self.health: HttpServer | None = None
@@ -262,14 +272,14 @@ class ComponentHost:
             return None
         lease = self.process.leader_election.lease_name
         return LeaderElector(
-            KubernetesLeaseStore(kube, self.settings.namespace, lease), self._election
+            KubernetesLeaseStore(kube, self.role.lease_namespace(), lease), self._election
         )
 
     async def _elect_and_lead(self, kube: Kube, stop: asyncio.Event) -> int:
         elector = self._elector(kube)
         if elector is not None:
             lease = self.process.leader_election.lease_name
-            logger.info("waiting for lease %s/%s", self.settings.namespace, lease)
+            logger.info("waiting for lease %s/%s", self.role.lease_namespace(), lease)
             if not await _until_first(elector.acquire(), stop):
                 return 0
         self.metrics.leader.set(1)

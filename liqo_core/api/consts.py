@@ -128,3 +128,24 @@ NAMESPACE_CONDITION_READY: Final = "Ready"
 CONFIGURATION_CONDITION_APPLIED: Final = "Applied"
 CONFIGURATION_CONDITION_ERROR: Final = "Error"
 NETWORK_CIDRS_CONFIGURED_CONDITION: Final = "NetworkCIDRsConfigured"
+
+# --- Offloading: virtual kubelets (upstream pkg/consts, pkg/vkMachinery) ----------------------
+VIRTUAL_NODE_LABEL: Final = "liqo.io/virtual-node"
+OFFLOADING_COMPONENT_LABEL: Final = "offloading.liqo.io/component"
+VIRTUAL_KUBELET_COMPONENT: Final = "virtual-kubelet"
+OFFLOADING_PATCH_HASH_ANNOTATION: Final = "liqo.io/offloading-patch-hash"
+
+# --- Offloading: reflection by the virtual kubelet (upstream pkg/virtualKubelet/forge) --------
+REFLECTION_ORIGIN_LABEL: Final = "offloading.liqo.io/origin"
+REFLECTION_DESTINATION_LABEL: Final = "offloading.liqo.io/destination"
+REFLECTION_NODE_NAME_LABEL: Final = "offloading.liqo.io/nodename"
+MANAGED_BY_SHADOW_POD: Final = "shadowpod"
+STORAGE_AVAILABLE_LABEL: Final = "storage.liqo.io/available"
+REMOTE_SERVICE_ACCOUNT_NAME_ANNOTATION: Final = "liqo.io/remote-service-account-name"
+LIQO_RUNTIME_CLASS: Final = "liqo"
+
+# --- Offloading: provider side (upstream pkg/consts/namespace_mapping.go, labels.go) ----------
+K8S_APP_MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
+LIQO_APP_VALUE: Final = "liqo"
+VIRTUAL_KUBELET_REMOTE_CLUSTER_ROLE: Final = "liqo-virtual-kubelet-remote"
+KUBERNETES_API_SERVICE_HOST: Final = "kubernetes.default"

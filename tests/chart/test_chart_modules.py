@@ -23,6 +23,7 @@ MODULE_RESOURCES = {
 # ClusterRoles that modules bind consumers to, with the app.kubernetes.io/name they are
 # discovered by, and the module that owns them.
 CONSUMER_ROLES = {
+    "liqo-virtual-kubelet-local": ("virtual-kubelet-local", "offloading"),
     "liqo-remote-controlplane": ("remote-controlplane", "authentication"),
     "liqo-virtual-kubelet-remote-clusterwide": (
         "virtual-kubelet-remote-clusterwide",
@@ -83,6 +84,7 @@ def test_settings_file_has_the_documented_shape(render: RenderFn) -> None:
         "modules",
         "networking",
         "authentication",
+        "offloading",
         "controllerManager",
     }
 
@@ -96,8 +98,7 @@ def test_a_module_off_leaves_config_and_rbac(render: RenderFn, disabled: str) ->
     assert settings["modules"] == expected
     assert disabled not in settings
     for module in expected:
-        # Offloading has no settings section yet.
-        assert (module in settings) is (module != "offloading")
+        assert module in settings
 
     resources = _resources(rendered.controller_manager_rules())
     assert not resources & MODULE_RESOURCES[disabled]
@@ -181,6 +182,7 @@ def test_no_extra_modules_renders_no_sections(render: RenderFn) -> None:
         "modules",
         "networking",
         "authentication",
+        "offloading",
         "controllerManager",
     }
 

@@ -169,7 +169,8 @@ def test_an_unknown_role_is_one_line_listing_the_installed_ones(widget_site: Pat
     result = _liqo(widget_site, "gateway")
     assert result.returncode != 0
     assert result.stderr.strip() == (
-        "Error: unknown role 'gateway' (installed roles: controller-manager, widget-agent)"
+        "Error: unknown role 'gateway' "
+        "(installed roles: controller-manager, virtual-kubelet, widget-agent)"
     )
     listed = _liqo(widget_site, "--help")
     assert listed.returncode == 0

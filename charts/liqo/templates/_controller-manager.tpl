@@ -8,7 +8,7 @@ ordered list of enabled modules, and one section per enabled module.
   "namespace" .Release.Namespace
   "modules" (include "liqo.modules" . | fromJsonArray) -}}
 {{- /* The modules with a settings section; offloading has none yet. */}}
-{{- range $module := list "networking" "authentication" }}
+{{- range $module := list "networking" "authentication" "offloading" }}
 {{- if (get $.Values $module).enabled }}
 {{- $_ := set $settings $module (include (printf "liqo.%s.settings" $module) $ | fromYaml) -}}
 {{- end }}

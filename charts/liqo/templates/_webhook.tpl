@@ -17,3 +17,21 @@ port: {{ .Values.webhook.port | int }}
 service: {{ include "liqo.webhook.name" . }}
 configuration: {{ include "liqo.webhook.name" . }}
 {{- end -}}
+
+{{/*
+The offloading module's admission webhooks (VirtualNode defaults and checks): served by
+the controller-manager's offloading operator on offloading.webhook.port, reached through
+Service liqo-offloading-webhook; the chart owns the two configurations of that name.
+*/}}
+{{- define "liqo.offloading.webhook.name" -}}liqo-offloading-webhook{{- end -}}
+{{- define "liqo.offloading.webhook.enabled" -}}
+{{- if and .Values.webhook.enabled .Values.offloading.enabled }}true{{ end -}}
+{{- end -}}
+
+{{/* The webhook part of the offloading settings (YAML map). */}}
+{{- define "liqo.offloading.webhook.settings" -}}
+enabled: true
+port: {{ .Values.offloading.webhook.port | int }}
+service: {{ include "liqo.offloading.webhook.name" . }}
+configuration: {{ include "liqo.offloading.webhook.name" . }}
+{{- end -}}

@@ -1,10 +1,14 @@
 """The offloading module's plugin object (entry point ``liqo.modules: offloading``).
 
-It declares what the module owns. The controllers (virtual nodes, namespace offloading,
-shadow pods) register their kopf handlers here as they are written.
+It declares what the module owns and hosts its controllers and webhooks
+(:mod:`liqo_offloading.controllers`) in the controller-manager; the ``virtual-kubelet``
+role comes through entry-point group ``liqo.roles``.
 """
 
 from __future__ import annotations
+
+import kopf
+import typer
 
 from liqo_core import LiqoSettings, ModuleInfo, hookimpl
 from liqo_core.replication import ReplicatedResource
@@ -37,8 +41,23 @@ class OffloadingModule:
         return INFO
 
     @hookimpl
+    def liqo_register_handlers(self, registry: kopf.OperatorRegistry) -> None:
+        """VirtualNode, NamespaceOffloading, NamespaceMap and ShadowPod controllers, with
+        their admission webhooks."""
+        from liqo_offloading.controllers import register
+
+        register(registry, self.settings)
+
+    @hookimpl
     def liqo_replicated_resources(self) -> list[ReplicatedResource]:
         """NamespaceMaps travel to the provider (spec out, status back)."""
         from liqo_core.api.offloading_namespace import NamespaceMap
 
         return [ReplicatedResource.of(NamespaceMap)]
+
+    @hookimpl
+    def liqo_cli_commands(self, app: typer.Typer) -> None:
+        """``offload|unoffload namespace``, ``create|delete virtualnode``."""
+        from liqo_offloading.cli import register_commands
+
+        register_commands(app)
