@@ -174,7 +174,8 @@ def test_foreign_clusters_follow_the_peering(pair: Pair) -> None:
     assert summary["local"]["clusterID"] == c.cluster_id
     assert summary["local"]["modules"] == ["authentication"]
     [peering] = [e for e in summary["peerings"] if e["clusterID"] == p.cluster_id]
-    assert (peering["role"], peering["apiServer"], peering["problems"]) == ("Provider", "Established", [])
+    expected = ("Provider", "Established", [])
+    assert (peering["role"], peering["apiServer"], peering["problems"]) == expected
     detailed = info_peer(c, p.cluster_id)
     assert detailed["role"] == "Provider"
     assert detailed["apiServer"]["status"] == "Established"

@@ -27,7 +27,9 @@ FC = {
             },
             "networking": {"enabled": False},
         },
-        "conditions": [{"type": "APIServerStatus", "status": "Established", "reason": "APIServerReady"}],
+        "conditions": [
+            {"type": "APIServerStatus", "status": "Established", "reason": "APIServerReady"}
+        ],
     },
 }  # fmt: skip
 
