@@ -1,4 +1,5 @@
-"""docs/peering.md stays true: its manifests validate, its liqoctl commands exist.
+"""docs/peering.md and docs/offloading.md stay true: their manifests validate, their
+liqoctl commands exist.
 
 Every ```yaml block is checked: Liqo kinds against their ``liqo_core.api`` models, the
 Kubernetes kinds it shows for their shape, and documents without a kind as values of the
@@ -30,7 +31,9 @@ from liqo_core.cli.context import CliState
 from liqo_core.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[3]
-DOC = REPO / "docs" / "peering.md"
+PEERING = REPO / "docs" / "peering.md"
+OFFLOADING = REPO / "docs" / "offloading.md"
+PAGES = (PEERING, OFFLOADING)
 CHART_DIR = REPO / "charts" / "liqo"
 PLACEHOLDER = base64.b64encode(b"placeholder").decode()
 NOT_IMPLEMENTED = "## Not implemented yet"
@@ -54,27 +57,27 @@ LIQO_KEYS = {
 }
 
 
-def _text() -> str:
-    return DOC.read_text()
+def _text(page: Path = PEERING) -> str:
+    return page.read_text()
 
 
-def _yaml_blocks() -> list[str]:
-    return re.findall(r"^```yaml\n(.*?)^```", _text(), flags=re.MULTILINE | re.DOTALL)
+def _yaml_blocks(page: Path) -> list[str]:
+    return re.findall(r"^```yaml\n(.*?)^```", _text(page), flags=re.MULTILINE | re.DOTALL)
 
 
-def _documents() -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, block in enumerate(_yaml_blocks(), start=1):
+def _documents(page: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    for number, block in enumerate(_yaml_blocks(page), start=1):
         filled = re.sub(r"(:\s+)<[^>\n]*>\s*$", rf"\g<1>{PLACEHOLDER}", block, flags=re.M)
         for doc in yaml.safe_load_all(filled):
-            assert isinstance(doc, dict), f"block {number} holds a non-mapping document"
-            yield number, doc
+            assert isinstance(doc, dict), f"{page.name} block {number} holds a non-mapping"
+            yield f"{page.stem}-block{number}", doc
 
 
-DOCUMENTS = list(_documents())
+DOCUMENTS = [found for page in PAGES for found in _documents(page)]
 
 
 def test_the_page_has_examples_of_every_peering_object() -> None:
-    kinds = {doc.get("kind") for _, doc in DOCUMENTS}
+    kinds = {doc.get("kind") for name, doc in DOCUMENTS if name.startswith("peering")}
     assert {
         "Namespace",
         "Secret",
@@ -87,6 +90,11 @@ def test_the_page_has_examples_of_every_peering_object() -> None:
         "RoleBinding",
         None,  # chart values
     } <= kinds
+
+
+def test_the_offloading_page_shows_both_offloading_objects() -> None:
+    kinds = {doc.get("kind") for name, doc in DOCUMENTS if name.startswith("offloading")}
+    assert kinds == {"VirtualNode", "NamespaceOffloading"}
 
 
 def _check_meta(meta: dict[str, Any]) -> None:
@@ -124,9 +132,9 @@ def _check_values(doc: dict[str, Any], tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("block", "doc"),
     DOCUMENTS,
-    ids=[f"block{n}-{d.get('kind', 'values')}-{i}" for i, (n, d) in enumerate(DOCUMENTS)],
+    ids=[f"{n}-{d.get('kind', 'values')}-{i}" for i, (n, d) in enumerate(DOCUMENTS)],
 )
-def test_example_is_valid(block: int, doc: dict[str, Any], tmp_path: Path) -> None:
+def test_example_is_valid(block: str, doc: dict[str, Any], tmp_path: Path) -> None:
     if "kind" not in doc:
         _check_values(doc, tmp_path)
         return
@@ -140,8 +148,8 @@ def test_example_is_valid(block: int, doc: dict[str, Any], tmp_path: Path) -> No
     assert bool(doc["metadata"].get("namespace")) == namespaced, doc["metadata"]
 
 
-def _invocations() -> list[list[str]]:
-    text = _text().split(NOT_IMPLEMENTED)[0].replace("\\\n", " ")
+def _invocations(page: Path) -> list[list[str]]:
+    text = _text(page).split(NOT_IMPLEMENTED)[0].replace("\\\n", " ")
     found = []
     for match in re.finditer(r"\bliqoctl((?: +[^ `|#>\n]+)+)", text):
         found.append(shlex.split(match.group(1).replace("[", " ").replace("]", " ")))
@@ -191,9 +199,12 @@ def _resolve(cli: Command, args: list[str]) -> tuple[Command, list[str]]:
     return command, rest
 
 
-def test_documented_invocations_exist(cli: Command) -> None:
-    invocations = _invocations()
-    assert len(invocations) > 15
+@pytest.mark.parametrize(
+    ("page", "least"), [(PEERING, 15), (OFFLOADING, 6)], ids=["peering", "offloading"]
+)
+def test_documented_invocations_exist(cli: Command, page: Path, least: int) -> None:
+    invocations = _invocations(page)
+    assert len(invocations) > least
     for args in invocations:
         command, rest = _resolve(cli, args)
         known = _options(command) | _options(cli)
