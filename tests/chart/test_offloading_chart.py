@@ -250,12 +250,14 @@ def test_the_settings_carry_the_defaults_and_the_webhook(probe_chart: Any, tmp_p
         "createNode": True,
         "disableNetworkCheck": False,
         "defaultVkOptionsTemplate": TEMPLATE,
+        "runtimeClassName": "liqo",
         "webhook": {"enabled": True, "port": 9444, "service": WEBHOOK, "configuration": WEBHOOK},
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump({"namespace": NAMESPACE, "offloading": section}))
     loaded = LiqoSettings(config_file=path).section(OffloadingSettings)
     assert (loaded.create_node, loaded.default_vk_options_template) == (True, TEMPLATE)
+    assert loaded.runtime_class_name == "liqo"
     assert (loaded.webhook.enabled, loaded.webhook.service, loaded.webhook.port) == (
         True,
         WEBHOOK,
@@ -267,7 +269,11 @@ def test_the_settings_follow_the_values(probe_chart: Any) -> None:
     section = _settings(
         probe_chart,
         {
-            "offloading": {"createNode": False, "disableNetworkCheck": True},
+            "offloading": {
+                "createNode": False,
+                "disableNetworkCheck": True,
+                "runtimeClass": {"name": "offload"},
+            },
             "webhook": {"enabled": False},
         },
     )
@@ -275,4 +281,5 @@ def test_the_settings_follow_the_values(probe_chart: Any) -> None:
         "createNode": False,
         "disableNetworkCheck": True,
         "defaultVkOptionsTemplate": TEMPLATE,
+        "runtimeClassName": "offload",
     }

@@ -181,7 +181,8 @@ defaults and, with webhooks on, the module's webhook server.
 {{- $settings := dict
   "createNode" $off.createNode
   "disableNetworkCheck" $off.disableNetworkCheck
-  "defaultVkOptionsTemplate" (include "liqo.offloading.defaultTemplate" .) -}}
+  "defaultVkOptionsTemplate" (include "liqo.offloading.defaultTemplate" .)
+  "runtimeClassName" $off.runtimeClass.name -}}
 {{- if include "liqo.offloading.webhook.enabled" . }}
 {{- $_ := set $settings "webhook" (include "liqo.offloading.webhook.settings" . | fromYaml) -}}
 {{- end }}

@@ -286,6 +286,8 @@ def deployment(
             _field_env("POD_NAME", "metadata.name"),
             _field_env("POD_NAMESPACE", "metadata.namespace"),
             {"name": "VIRTUALNODE_NAME", "value": meta["name"]},
+            # The role needs no module: loading none keeps the process small.
+            {"name": "LIQO_MODULES", "value": ""},
         ],
     }
     if opts.get("resources"):

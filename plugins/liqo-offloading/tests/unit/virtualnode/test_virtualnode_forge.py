@@ -52,6 +52,7 @@ def test_the_deployment_follows_the_contract() -> None:
     env = {e["name"]: e for e in main["env"]}
     assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     assert {"POD_NAME", "POD_NAMESPACE"} <= set(env)
+    assert env["LIQO_MODULES"] == {"name": "LIQO_MODULES", "value": ""}
     assert main["args"] == [
         "--foreign-cluster-id=provider",
         "--foreign-kubeconfig-secret-name=kcfg",
