@@ -92,6 +92,9 @@ def review(request: web.Request, response: dict[str, Any], uid: str) -> web.Resp
     )
 
 
+DEPRECATED = "key 'deprecated' goes away in the next release"
+
+
 async def validate(request: web.Request) -> web.Response:
     req = (await request.json())["request"]
     data = (req.get("object") or {}).get("data") or {}
@@ -108,6 +111,8 @@ async def validate(request: web.Request) -> web.Response:
             },
             req["uid"],
         )
+    if "deprecated" in data:
+        return review(request, {"allowed": True, "warnings": [DEPRECATED]}, req["uid"])
     return review(request, {"allowed": True}, req["uid"])
 
 
@@ -226,6 +231,17 @@ async def test_validating_and_mutating_webhooks(
         plain_body = {"metadata": {"name": "plain"}, "data": {"forbidden": "x"}}
         plain = await asyncio.to_thread(core.create_namespaced_config_map, namespace, plain_body)
         assert not (plain.metadata.annotations or {}).get("mutated-by")
+        # An allowed request's webhook warnings reach the client as Warning headers.
+        warned = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "warned", "namespace": namespace, "labels": labels},
+            "data": {"deprecated": "1"},
+        }
+        proc = await asyncio.to_thread(
+            kube_cluster.kubectl, "create", "-f", "-", input=json.dumps(warned)
+        )
+        assert f"Warning: {DEPRECATED}" in proc.stderr, proc.stderr
     finally:
         await asyncio.to_thread(admission.delete_validating_webhook_configuration, vname)
         await asyncio.to_thread(admission.delete_mutating_webhook_configuration, mname)

@@ -41,7 +41,9 @@ class Context:
         self, rt: ResourceType, op: str, ns: str, name: str, *, sub: str = ""
     ) -> AdmissionAttributes:
         """What the admission chain is told about this write."""
-        return AdmissionAttributes(self.user, op, rt, sub, ns, name, self.dry_run)
+        return AdmissionAttributes(
+            self.user, op, rt, sub, ns, name, self.dry_run, warnings=self.warnings
+        )
 
 
 INTERNAL = Context(field_manager="kube-controller-manager")

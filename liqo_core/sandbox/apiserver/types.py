@@ -160,6 +160,8 @@ class AdmissionAttributes:
     namespace: str
     name: str
     dry_run: bool
+    warnings: list[str] = field(default_factory=list, compare=False)
+    """Where webhooks' ``warnings`` go (the request's ``Warning`` headers)."""
 
 
 class AdmissionDenied(APIError):

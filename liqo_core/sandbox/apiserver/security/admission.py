@@ -247,8 +247,8 @@ class Admission:
             raise _call_failed(hook, shown, hook.timeout, str(exc)) from None
         if not response.get("allowed"):
             raise denied(hook.name, response.get("status"))
-        for warning in response.get("warnings") or []:
-            log.info("webhook %s warning: %s", hook.name, warning)
+        # As kube-apiserver: each warning becomes a ``Warning: 299`` header of the answer.
+        attrs.warnings.extend(str(w) for w in response.get("warnings") or [])
         return response
 
     @staticmethod
