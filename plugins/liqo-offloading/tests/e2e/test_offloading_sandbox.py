@@ -73,11 +73,42 @@ def peering(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peering]:
         peering.liqoctl("peer", *peering.remote, "--networking-disabled", "--timeout", "180")
         yield peering
         peering.liqoctl("unpeer", *peering.remote, "--delete-namespaces")
+        wait_for(
+            lambda: not _offloading_leftovers(peering),
+            timeout=120,
+            what="nothing of the offloading left after unpeer",
+        )
     finally:
         for cluster in clusters:
             cluster.close()
         if sandbox is not None:
             sandbox.down()
+
+
+def _offloading_leftovers(peering: Peering) -> list[str]:
+    """What of the offloading towards the provider is still on either cluster."""
+    consumer, provider = peering.consumer, peering.provider
+    mine = f"liqo.io/remote-cluster-id={peering.provider_id}"
+    theirs = f"liqo.io/remote-cluster-id={peering.consumer_id}"
+    listings = [
+        (consumer, "VirtualNode", ("virtualnodes", "-A")),
+        (consumer, "Node", ("nodes", "-l", mine)),
+        (consumer, "virtual-kubelet Deployment", ("deployments", "-A", "-l", mine)),
+        (consumer, "NamespaceMap", ("namespacemaps", "-A")),
+        (provider, "provider NamespaceMap", ("namespacemaps", "-A")),
+        (provider, "ShadowPod", ("shadowpods", "-A")),
+        (provider, "twin namespace", ("namespaces", "-l", theirs)),
+    ]
+    return [
+        f"{what} {item['metadata']['name']}"
+        for cluster, what, args in listings
+        for item in _items(cluster, *args)
+    ]
+
+
+def _items(cluster: ClusterHandle, *args: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = get_json(cluster, *args)["items"]
+    return items
 
 
 def _condition(obj: dict[str, Any], kind: str) -> str | None:
