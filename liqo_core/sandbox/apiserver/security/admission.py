@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import logging
 import ssl
+import urllib.parse
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -121,6 +123,19 @@ def build_review(attrs: AdmissionAttributes, obj: JSON | None, old: JSON | None)
             options["dryRun"] = ["All"]
         request["options"] = options
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+
+
+def _is_loopback(url: str) -> bool:
+    """Whether ``url`` names a loopback host: the API server's own, which for the emulator
+    is the host's (it listens there), so such webhooks are dialled from the host's network
+    rather than the control-plane node's."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _ssl_context(hook: Webhook) -> ssl.SSLContext:
@@ -258,7 +273,7 @@ class Admission:
         timeout = aiohttp.ClientTimeout(total=hook.timeout)
         connector = (
             aiohttp.TCPConnector(socket_factory=sockets.socket_factory)
-            if sockets is not None
+            if sockets is not None and not _is_loopback(url)
             else None
         )
         sep = "&" if "?" in url else "?"
