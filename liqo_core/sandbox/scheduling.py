@@ -13,6 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from liqo_core.kube.quantity import parse_quantity
+from liqo_core.kube.selectors import requirement_matches
 
 JSON = dict[str, Any]
 
@@ -27,28 +28,6 @@ def node_labels(node: JSON) -> Mapping[str, str]:
     return labels
 
 
-def _match_expression(expr: JSON, value: str | None) -> bool:
-    operator = expr.get("operator", "")
-    values: list[str] = list(expr.get("values") or [])
-    if operator == "In":
-        return value is not None and value in values
-    if operator == "NotIn":
-        return value is None or value not in values
-    if operator == "Exists":
-        return value is not None
-    if operator == "DoesNotExist":
-        return value is None
-    if operator in ("Gt", "Lt"):
-        if value is None or len(values) != 1:
-            return False
-        try:
-            left, right = int(value), int(values[0])
-        except ValueError:
-            return False
-        return left > right if operator == "Gt" else left < right
-    return False
-
-
 def match_node_selector_term(term: JSON, node: JSON) -> bool:
     """A NodeSelectorTerm matches when all its expressions and fields match (an empty term
     matches nothing, as in Kubernetes)."""
@@ -58,14 +37,14 @@ def match_node_selector_term(term: JSON, node: JSON) -> bool:
         return False
     labels = node_labels(node)
     for expr in expressions:
-        if not _match_expression(expr, labels.get(expr.get("key", ""))):
+        if not requirement_matches(expr, labels.get(expr.get("key", ""))):
             return False
     node_fields = {"metadata.name": node.get("metadata", {}).get("name")}
     for expr in fields:
         key = expr.get("key", "")
         if key not in node_fields or expr.get("operator") not in ("In", "NotIn"):
             return False
-        if not _match_expression(expr, node_fields[key]):
+        if not requirement_matches(expr, node_fields[key]):
             return False
     return True
 

@@ -219,8 +219,9 @@ def test_deletion_waits_for_the_twins(consumer: Consumer) -> None:
     wait_for("the mapping removed", lambda: app not in consumer.desired(peer), 30)
     wait_for("the label removed", lambda: SCHEDULING not in consumer.labels_of(app))
     wait_for("Terminating", lambda: consumer.status(app).get("offloadingPhase") == "Terminating")
-    consumer.report(peer, app, "Terminating")  # the provider deletes the twin...
-    assert consumer.offloading(app) is not None  # ...so the NamespaceOffloading waits
+    # While the provider reports its twin Terminating, the NamespaceOffloading waits.
+    consumer.report(peer, app, "Terminating")
+    assert consumer.offloading(app) is not None
     wait_for(
         "Ready=Terminating",
         lambda: consumer.conditions(app, peer).get("Ready") == "False/Terminating",

@@ -21,6 +21,7 @@ from liqo_core.api.consts import (
     TYPE_LABEL,
     TYPE_VIRTUAL_NODE,
 )
+from liqo_core.kube.selectors import requirement_matches
 
 JSONObject = dict[str, Any]
 
@@ -87,25 +88,6 @@ def selector_problems(
     return problems
 
 
-def _matches(requirement: Mapping[str, Any], value: str | None) -> bool:
-    operator = requirement.get("operator")
-    values = [str(v) for v in requirement.get("values") or []]
-    if operator == "In":
-        return value is not None and value in values
-    if operator == "NotIn":
-        return value is None or value not in values
-    if operator == "Exists":
-        return value is not None
-    if operator == "DoesNotExist":
-        return value is None
-    if operator in NUMERIC_OPERATORS and value is not None and values and _is_int(value):
-        if not _is_int(values[0]):
-            return False
-        left, right = int(value), int(values[0])
-        return left > right if operator == "Gt" else left < right
-    return False
-
-
 def term_matches(term: Mapping[str, Any], labels: Mapping[str, str], name: str) -> bool:
     """Whether every requirement of ``term`` holds for a node with ``labels`` and ``name``
     (an empty term matches nothing)."""
@@ -113,8 +95,8 @@ def term_matches(term: Mapping[str, Any], labels: Mapping[str, str], name: str) 
     fields = term.get("matchFields") or []
     if not expressions and not fields:
         return False
-    return all(_matches(r, labels.get(str(r.get("key")))) for r in expressions) and all(
-        _matches(r, name if r.get("key") == NODE_NAME_FIELD else None) for r in fields
+    return all(requirement_matches(r, labels.get(str(r.get("key")))) for r in expressions) and all(
+        requirement_matches(r, name if r.get("key") == NODE_NAME_FIELD else None) for r in fields
     )
 
 
